@@ -1,0 +1,443 @@
+/* Control envelopes over ZeroMQ.  The server side never trusts a frame:
+ * size, JSON syntax and envelope shape are checked before dispatch, and
+ * every failure becomes a classed error reply. */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "ctl.h"
+#include "log.h"
+#include "util.h"
+
+void ctl_incoming_fini(struct ctl_incoming *in)
+{
+	for (size_t i = 0; i < in->nroute; i++)
+		zmq_msg_close(&in->route[i]);
+	in->nroute = 0;
+	if (in->have_payload)
+		zmq_msg_close(&in->payload);
+	in->have_payload = false;
+}
+
+int ctl_recv(void *sock, struct ctl_incoming *in)
+{
+	int more = 1;
+	size_t sz = sizeof(more);
+	zmq_msg_t part;
+
+	memset(in, 0, sizeof(*in));
+	while (more) {
+		zmq_msg_init(&part);
+		if (zmq_msg_recv(&part, sock, in->have_payload ? 0 :
+				 ZMQ_DONTWAIT) < 0) {
+			int rc = -errno;
+
+			zmq_msg_close(&part);
+			if (in->have_payload)
+				break;	/* keep what we have */
+			ctl_incoming_fini(in);
+			return rc;
+		}
+		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
+		if (in->have_payload) {
+			/* The previous frame was routing, not payload. */
+			if (in->nroute < CTL_MAX_ROUTE)
+				in->route[in->nroute++] = in->payload;
+			else
+				zmq_msg_close(&in->payload);
+		}
+		in->payload = part;
+		in->have_payload = true;
+	}
+	return 0;
+}
+
+int ctl_send_reply(void *sock, struct ctl_incoming *in, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	int rc = 0;
+
+	if (!text)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->nroute; i++) {
+		if (zmq_send(sock, zmq_msg_data(&in->route[i]),
+			     zmq_msg_size(&in->route[i]), ZMQ_SNDMORE) < 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	if (zmq_send(sock, text, strlen(text), 0) < 0)
+		rc = -errno;
+out:
+	free(text);
+	return rc;
+}
+
+json_t *ctl_reply_error(enum error_class cls, const char *desc, json_t *id)
+{
+	json_t *r = json_pack("{s:{s:s,s:s}}", "error", "class",
+			      error_class_str(cls), "desc", desc);
+
+	if (r && id)
+		json_object_set(r, "id", id);
+	return r;
+}
+
+static json_t *check_envelope(json_t *req, const char **name, json_t **args)
+{
+	static const char *const allowed[] = { "execute", "arguments", "id" };
+	const char *key;
+	json_t *v, *id = json_object_get(req, "id");
+	char desc[160];
+
+	json_object_foreach(req, key, v) {
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(allowed); i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (i == ARRAY_SIZE(allowed)) {
+			snprintf(desc, sizeof(desc),
+				 "request member '%.64s' is unexpected", key);
+			return ctl_reply_error(ERROR_CLASS_INVALID_REQUEST,
+					       desc, id);
+		}
+	}
+	v = json_object_get(req, "execute");
+	if (!v)
+		return ctl_reply_error(ERROR_CLASS_INVALID_REQUEST,
+				       "request member 'execute' is missing", id);
+	if (!json_is_string(v))
+		return ctl_reply_error(ERROR_CLASS_INVALID_REQUEST,
+				       "request member 'execute' must be a string",
+				       id);
+	*name = json_string_value(v);
+	*args = json_object_get(req, "arguments");
+	if (*args && !json_is_object(*args))
+		return ctl_reply_error(ERROR_CLASS_INVALID_REQUEST,
+				       "request member 'arguments' must be an object",
+				       id);
+	return NULL;
+}
+
+json_t *ctl_process(const void *data, size_t len, ctl_dispatch_fn fn,
+		void *opaque, bool *executed)
+{
+	json_error_t jerr;
+	json_t *req, *args = NULL, *ret, *reply, *id;
+	const char *name = NULL;
+	struct colo_error err;
+	char desc[256];
+
+	*executed = false;
+	if (len > CTL_MAX_REQUEST) {
+		snprintf(desc, sizeof(desc),
+			 "request of %zu bytes exceeds the %u-byte limit", len,
+			 CTL_MAX_REQUEST);
+		return ctl_reply_error(ERROR_CLASS_TOO_LARGE, desc, NULL);
+	}
+	req = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
+		snprintf(desc, sizeof(desc), "JSON parse error: %s (column %d)",
+			 jerr.text, jerr.column);
+		return ctl_reply_error(ERROR_CLASS_PARSE_ERROR, desc, NULL);
+	}
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return ctl_reply_error(ERROR_CLASS_INVALID_REQUEST,
+				       "a request must be a JSON object", NULL);
+	}
+	id = json_object_get(req, "id");
+	reply = check_envelope(req, &name, &args);
+	if (reply)
+		goto out;
+	colo_error_clear(&err);
+	*executed = true;
+	ret = fn(opaque, name, args, &err);
+	if (!ret) {
+		if (!err.set)
+			colo_error_set(&err, ERROR_CLASS_INTERNAL_ERROR,
+				       "%s failed", name);
+		reply = ctl_reply_error(err.cls, err.desc, id);
+		goto out;
+	}
+	reply = json_pack("{s:o}", "return", ret);
+	if (reply && id)
+		json_object_set(reply, "id", id);
+out:
+	json_decref(req);
+	return reply ? reply : ctl_reply_error(ERROR_CLASS_INTERNAL_ERROR,
+					       "out of memory", NULL);
+}
+
+json_t *ctl_event_new(const char *name, json_t *data)
+{
+	uint64_t now = util_now_us();
+
+	return json_pack("{s:s,s:o,s:{s:I,s:I}}", "event", name, "data",
+			 data ? data : json_object(), "timestamp", "seconds",
+			 (json_int_t)(now / 1000000u), "microseconds",
+			 (json_int_t)(now % 1000000u));
+}
+
+int ctl_publish(void *pub, json_t *event)
+{
+	const char *name = json_string_value(json_object_get(event, "event"));
+	char *text = json_dumps(event, JSON_COMPACT);
+	int rc = 0;
+
+	if (!text || !name) {
+		free(text);
+		return -EINVAL;
+	}
+	if (zmq_send(pub, name, strlen(name), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(pub, text, strlen(text), ZMQ_DONTWAIT) < 0)
+		rc = -errno;
+	free(text);
+	return rc;
+}
+
+static const char *ipc_path(const char *endpoint)
+{
+	return strncmp(endpoint, "ipc://", 6) == 0 ? endpoint + 6 : NULL;
+}
+
+void *ctl_bind(void *zctx, int type, const char *endpoint, int *err)
+{
+	void *s = zmq_socket(zctx, type);
+	int linger = 0;
+	int64_t maxmsg = CTL_ZMQ_MAX_MSG;
+	const char *path = ipc_path(endpoint);
+
+	if (!s) {
+		*err = -errno;
+		return NULL;
+	}
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	if (type == ZMQ_XPUB)
+		zmq_setsockopt(s, ZMQ_XPUB_WELCOME_MSG, CTL_EVENT_WELCOME,
+			       strlen(CTL_EVENT_WELCOME));
+	if (path)
+		unlink(path);
+	if (zmq_bind(s, endpoint) < 0) {
+		*err = -errno;
+		zmq_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+int ctl_probe_ipc(const char *endpoint)
+{
+	const char *path = ipc_path(endpoint);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc = 0;
+
+	if (!path)
+		return 0;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int ctl_client_open(struct ctl_client *c, const char *endpoint,
+		int timeout_ms)
+{
+	int linger = 0, one = 1, rc;
+
+	memset(c, 0, sizeof(*c));
+	c->timeout_ms = timeout_ms;
+	c->endpoint = strdup(endpoint);
+	if (!c->endpoint)
+		return -ENOMEM;
+	rc = ctl_probe_ipc(endpoint);
+	if (rc < 0)
+		return rc;
+	c->zctx = zmq_ctx_new();
+	if (!c->zctx)
+		return -errno;
+	c->sock = zmq_socket(c->zctx, ZMQ_REQ);
+	if (!c->sock)
+		return -errno;
+	zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	/* Relaxed + correlate: after a timeout the socket can send again and
+	 * a late reply to the old request is discarded by id. */
+	zmq_setsockopt(c->sock, ZMQ_REQ_RELAXED, &one, sizeof(one));
+	zmq_setsockopt(c->sock, ZMQ_REQ_CORRELATE, &one, sizeof(one));
+	if (zmq_connect(c->sock, endpoint) < 0)
+		return -errno;
+	return 0;
+}
+
+void ctl_client_close(struct ctl_client *c)
+{
+	if (c->sock)
+		zmq_close(c->sock);
+	if (c->zctx)
+		zmq_ctx_term(c->zctx);
+	free(c->endpoint);
+	memset(c, 0, sizeof(*c));
+}
+
+static int recv_reply(struct ctl_client *c, const char *want_id,
+		json_t **reply)
+{
+	uint64_t deadline = util_mono_us() + (uint64_t)c->timeout_ms * 1000u;
+
+	for (;;) {
+		zmq_pollitem_t pi = { c->sock, 0, ZMQ_POLLIN, 0 };
+		int64_t left = (int64_t)(deadline - util_mono_us()) / 1000;
+		zmq_msg_t m;
+		json_t *j, *id;
+
+		if (left <= 0 || zmq_poll(&pi, 1, (long)left) == 0)
+			return -ETIMEDOUT;
+		if (!(pi.revents & ZMQ_POLLIN))
+			continue;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, c->sock, 0) < 0) {
+			zmq_msg_close(&m);
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		j = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+		zmq_msg_close(&m);
+		id = json_object_get(j, "id");
+		if (j && json_is_string(id) &&
+		    strcmp(json_string_value(id), want_id) == 0) {
+			*reply = j;
+			return 0;
+		}
+		json_decref(j);	/* stale or foreign reply */
+	}
+}
+
+int ctl_client_call(struct ctl_client *c, const char *name, json_t *args,
+		json_t **ret, struct colo_error *err)
+{
+	char id[64], *text = NULL;
+	json_t *req, *reply = NULL, *e;
+	int rc;
+
+	*ret = NULL;
+	snprintf(id, sizeof(id), "colo-xl-%d-%lu", (int)getpid(), ++c->seq);
+	req = json_pack("{s:s,s:s}", "execute", name, "id", id);
+	if (!req) {
+		json_decref(args);
+		return -ENOMEM;
+	}
+	if (args)
+		json_object_set_new(req, "arguments", args);
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!text)
+		return -ENOMEM;
+	if (c->dry_run || c->trace)
+		fprintf(c->dry_run ? stdout : stderr, "%s%s\n",
+			c->dry_run ? "" : "-> ", text);
+	if (c->dry_run) {
+		rc = -ECANCELED;
+		goto out;
+	}
+	if (zmq_send(c->sock, text, strlen(text), 0) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = recv_reply(c, id, &reply);
+	if (rc == -ETIMEDOUT) {
+		colo_error_set(err, ERROR_CLASS_TIMEOUT,
+			       "no reply to %s from %s within %d ms", name,
+			       c->endpoint, c->timeout_ms);
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	if (c->trace) {
+		char *t = json_dumps(reply, JSON_COMPACT);
+
+		fprintf(stderr, "<- %s\n", t ? t : "?");
+		free(t);
+	}
+	e = json_object_get(reply, "error");
+	if (e) {
+		const char *cls = json_string_value(json_object_get(e, "class"));
+		const char *desc = json_string_value(json_object_get(e, "desc"));
+		int k = cls ? error_class_parse(cls) : -1;
+
+		colo_error_set(err, k < 0 ? ERROR_CLASS_GENERIC_ERROR :
+			       (enum error_class)k, "%s", desc ? desc : "error");
+		rc = -EREMOTEIO;
+		goto out;
+	}
+	*ret = json_incref(json_object_get(reply, "return"));
+	if (!*ret) {
+		colo_error_set(err, ERROR_CLASS_INVALID_REQUEST,
+			       "reply to %s has neither return nor error", name);
+		rc = -EPROTO;
+	}
+out:
+	json_decref(reply);
+	free(text);
+	return rc;
+}
+
+void *ctl_subscribe(void *zctx, const char *endpoint, int timeout_ms,
+		int *err)
+{
+	void *s;
+	int linger = 0, rc;
+	uint64_t deadline = util_mono_us() + (uint64_t)timeout_ms * 1000u;
+
+	rc = ctl_probe_ipc(endpoint);
+	if (rc < 0) {
+		*err = rc;
+		return NULL;
+	}
+	s = zmq_socket(zctx, ZMQ_SUB);
+	if (!s) {
+		*err = -errno;
+		return NULL;
+	}
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+	if (zmq_connect(s, endpoint) < 0) {
+		*err = -errno;
+		zmq_close(s);
+		return NULL;
+	}
+	for (;;) {
+		zmq_pollitem_t pi = { s, 0, ZMQ_POLLIN, 0 };
+		int64_t left = (int64_t)(deadline - util_mono_us()) / 1000;
+		char buf[64];
+		int n, more = 0;
+		size_t sz = sizeof(more);
+
+		if (left <= 0 || zmq_poll(&pi, 1, (long)left) <= 0) {
+			*err = -ETIMEDOUT;
+			zmq_close(s);
+			return NULL;
+		}
+		n = zmq_recv(s, buf, sizeof(buf), 0);
+		zmq_getsockopt(s, ZMQ_RCVMORE, &more, &sz);
+		if (n == (int)strlen(CTL_EVENT_WELCOME) && !more &&
+		    memcmp(buf, CTL_EVENT_WELCOME, (size_t)n) == 0)
+			return s;
+		while (more) {	/* an event that raced the welcome */
+			zmq_recv(s, buf, 0, 0);
+			zmq_getsockopt(s, ZMQ_RCVMORE, &more, &sz);
+		}
+	}
+}

@@ -1,0 +1,34 @@
+/* Small helpers shared by every program: time, numbers, paths, pid locks,
+ * and die() for main() paths. */
+#ifndef COLO_UTIL_H
+#define COLO_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+uint64_t util_now_us(void);		/* wall clock */
+uint64_t util_mono_us(void);		/* monotonic */
+void util_sleep_ms(unsigned ms);
+
+/* Parses a whole decimal integer in [min, max]; -EINVAL or -ERANGE. */
+int util_parse_ll(const char *s, long long min, long long max,
+		long long *out);
+/* "yes/no/true/false/on/off/1/0"; -EINVAL otherwise. */
+int util_parse_bool(const char *s, bool *out);
+
+int util_mkdir_p(const char *path, mode_t mode);
+bool util_pid_alive(pid_t pid);
+
+/* Takes an exclusive, non-blocking lock on path and writes our pid into
+ * it.  On -EWOULDBLOCK *holder is the pid found in the file (0 if none).
+ * The lock lasts as long as *fd stays open. */
+int util_lock_pidfile(const char *path, int *fd, pid_t *holder);
+
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+					      noreturn));
+
+#endif

@@ -1,0 +1,157 @@
+/* state: the SQLite schema, its pragmas and migrations, refusal of newer
+ * or foreign files, compare-and-swap transitions and the bounded log. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "state.h"
+#include "unit.h"
+
+static void test_open_pragmas(void)
+{
+	char *d = unit_mkdtemp(), err[512];
+	struct state st;
+
+	CU_ASSERT_EQUAL_FATAL(state_open(&st, d, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(state_schema_version(&st), state_latest_version());
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT count(*) FROM "
+			"pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT synchronous FROM "
+					"pragma_synchronous"), 2);	/* FULL */
+	CU_ASSERT_EQUAL(state_domain_count(&st), 0);
+	state_close(&st);
+	/* Reopening an up-to-date file migrates nothing and loses nothing. */
+	CU_ASSERT_EQUAL(state_open(&st, d, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(state_schema_version(&st), state_latest_version());
+	state_close(&st);
+	unit_rmdir(d);
+}
+
+static void test_newer_refused(void)
+{
+	char *d = unit_mkdtemp(), err[512] = "";
+	struct state st;
+
+	CU_ASSERT_EQUAL_FATAL(state_open(&st, d, err, sizeof(err)), 0);
+	sqlite3_exec(st.db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	state_close(&st);
+	CU_ASSERT_EQUAL(state_open(&st, d, err, sizeof(err)),
+			-EPROTONOSUPPORT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "newer"));
+	unit_rmdir(d);
+}
+
+static void test_foreign_file(void)
+{
+	char *d = unit_mkdtemp(), err[512] = "", path[300];
+	struct state st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", d, STATE_DB_NAME);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	static const char junk[200] = "this is not a database, it is a text "
+				      "file long enough to have a header\n";
+
+	CU_ASSERT_EQUAL(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	CU_ASSERT_TRUE(state_open(&st, d, err, sizeof(err)) < 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
+	unit_rmdir(d);
+}
+
+static void test_domains_and_cas(void)
+{
+	char *d = unit_mkdtemp(), err[512];
+	struct state st;
+	struct state_domain dom, *v;
+	size_t n;
+
+	CU_ASSERT_EQUAL_FATAL(state_open(&st, d, err, sizeof(err)), 0);
+	unit_seed_domain(&st, "b", 2, "secondary");
+	unit_seed_domain(&st, "a", 1, "primary");
+	CU_ASSERT_EQUAL(state_domain_get(&st, "zz", &dom), -ENOENT);
+	CU_ASSERT_EQUAL(state_domain_get(&st, "b", &dom), 0);
+	CU_ASSERT_EQUAL(dom.mode, COLO_MODE_SECONDARY);
+	CU_ASSERT_EQUAL(dom.migration, MIGRATION_STATUS_COLO);
+	CU_ASSERT_EQUAL(state_domain_list(&st, &v, &n), 0);
+	CU_ASSERT_EQUAL(n, 2);
+	if (n == 2) {	/* ordered by domain id */
+		CU_ASSERT_STRING_EQUAL(v[0].name, "a");
+		CU_ASSERT_STRING_EQUAL(v[1].name, "b");
+	}
+	free(v);
+	CU_ASSERT_EQUAL(state_failover_cas(&st, "a", FAILOVER_STATUS_NONE,
+					   FAILOVER_STATUS_REQUIRE), 0);
+	/* A stale writer loses and changes nothing. */
+	CU_ASSERT_EQUAL(state_failover_cas(&st, "a", FAILOVER_STATUS_NONE,
+					   FAILOVER_STATUS_REQUIRE), -ESTALE);
+	CU_ASSERT_EQUAL(state_failover_cas(&st, "zz", FAILOVER_STATUS_NONE,
+					   FAILOVER_STATUS_REQUIRE), -ESTALE);
+	state_domain_get(&st, "a", &dom);
+	CU_ASSERT_EQUAL(dom.failover, FAILOVER_STATUS_REQUIRE);
+	/* The CHECK constraint keeps nonsense out even from raw SQL. */
+	CU_ASSERT_NOT_EQUAL(sqlite3_exec(st.db, "UPDATE domains SET "
+			    "colo_mode = 'bogus'", NULL, NULL, NULL),
+			    SQLITE_OK);
+	state_close(&st);
+	unit_rmdir(d);
+}
+
+static void test_rollback(void)
+{
+	char *d = unit_mkdtemp(), err[512], buf[32];
+	struct state st;
+
+	CU_ASSERT_EQUAL_FATAL(state_open(&st, d, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(state_begin(&st), 0);
+	CU_ASSERT_EQUAL(state_param_set(&st, "k", "v"), 0);
+	state_rollback(&st);
+	CU_ASSERT_EQUAL(state_param_get(&st, "k", buf, sizeof(buf)), -ENOENT);
+	CU_ASSERT_EQUAL(state_begin(&st), 0);
+	CU_ASSERT_EQUAL(state_param_set(&st, "k", "v1"), 0);
+	CU_ASSERT_EQUAL(state_param_set(&st, "k", "v2"), 0);
+	CU_ASSERT_EQUAL(state_commit(&st), 0);
+	CU_ASSERT_EQUAL(state_param_get(&st, "k", buf, sizeof(buf)), 0);
+	CU_ASSERT_STRING_EQUAL(buf, "v2");
+	CU_ASSERT_EQUAL(st.depth, 0);
+	state_close(&st);
+	unit_rmdir(d);
+}
+
+static void test_event_log_bounded(void)
+{
+	char *d = unit_mkdtemp(), err[512];
+	struct state st;
+
+	CU_ASSERT_EQUAL_FATAL(state_open(&st, d, err, sizeof(err)), 0);
+	state_begin(&st);
+	for (int i = 0; i < STATE_EVENT_LOG_MAX + 25; i++)
+		CU_ASSERT_EQUAL(state_event_append(&st, "E", "{}", (uint64_t)i),
+				0);
+	state_commit(&st);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT count(*) FROM event_log"),
+			STATE_EVENT_LOG_MAX);
+	/* The newest survive. */
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT max(ts_us) FROM event_log"),
+			STATE_EVENT_LOG_MAX + 24);
+	state_close(&st);
+	unit_rmdir(d);
+}
+
+void unit_suite_state(void)
+{
+	static const struct unit_case cases[] = {
+		{ "open_pragmas", test_open_pragmas },
+		{ "newer_refused", test_newer_refused },
+		{ "foreign_file", test_foreign_file },
+		{ "domains_and_cas", test_domains_and_cas },
+		{ "rollback", test_rollback },
+		{ "event_log_bounded", test_event_log_bounded },
+		{ NULL, NULL },
+	};
+
+	unit_add_suite("state", cases);
+}

@@ -1,0 +1,69 @@
+/* colod, the per-host daemon: its configuration, its runtime context and
+ * the transaction helpers that tie state changes to events. */
+#ifndef COLO_COLOD_H
+#define COLO_COLOD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "colo-qapi-events.h"
+#include "colo-qapi-types.h"
+#include "log.h"
+#include "state.h"
+
+#define COLOD_DEFAULT_STATE_DIR	"/var/lib/colo-kvm"
+#define COLOD_DEFAULT_RUN_DIR	"/run/colo-kvm"
+#define COLOD_DEFAULT_CONFIG	"/etc/colo-kvm/colod.conf"
+#define COLOD_CTL_SOCKET	"colod.ctl"
+#define COLOD_EVENT_SOCKET	"colod.events"
+#define COLO_PROTOCOL_VERSION	1
+
+struct colod_config {
+	char *config_path;
+	char *state_dir;
+	char *run_dir;
+	enum log_level log_level;
+	enum log_target log_target;
+	bool log_target_set;
+	char *log_path;
+	bool foreground;
+	struct parameters params;	/* defaults + colod.conf */
+};
+
+struct colod {
+	struct colod_config cfg;
+	struct state st;
+	void *zctx;
+	void *ctl;		/* ROUTER: requests from colo-xl */
+	void *pub;		/* XPUB: events */
+	int sigfd;
+	int state_lock_fd;
+	int run_lock_fd;
+	uint64_t start_us;
+	struct parameters params;	/* in force */
+	struct qapi_event_sink sink;
+	json_t *pending;	/* events recorded in the open transaction */
+	unsigned test_delay_ms;	/* COLOD_TEST_TRANSITION_DELAY_MS */
+	bool quit;
+};
+
+/* colod_config.c */
+void colod_config_init(struct colod_config *cfg);
+void colod_config_fini(struct colod_config *cfg);
+/* Parses argv and the config file.  Returns 0, 1 for --help/--version
+ * (already printed), or -EINVAL with the message printed. */
+int colod_config_parse(struct colod_config *cfg, int argc, char **argv);
+
+/* Transactions: events emitted inside one are written to the event log in
+ * the same transaction and published only after COMMIT succeeds. */
+int colod_txn_begin(struct colod *d);
+int colod_txn_commit(struct colod *d);
+void colod_txn_rollback(struct colod *d);
+/* The qapi_event_sink function. */
+void colod_emit(void *opaque, const char *name, json_t *data);
+
+/* Sleeps for the test delay between the steps of a transition, so tests
+ * can kill colod in the middle of one.  No-op unless the variable is set. */
+void colod_test_delay(struct colod *d, const char *where);
+
+#endif
