@@ -7,7 +7,7 @@ need_cmd sqlite3
 step "start colod"
 start_colod a || fail "colod did not start"
 pid=$(colod_pid a)
-kill -0 "$pid" || fail "colod pid $pid not running"
+! dead "$pid" || fail "colod pid $pid not running"
 
 step "info"
 expect_rc 0 xl a info
@@ -122,6 +122,6 @@ contains "$ERR" "is colod running?"
 
 step "clean stop"
 kill -TERM "$pid"
-wait_for 10 bash -c "! kill -0 $pid" || fail "colod did not exit on SIGTERM"
+wait_for 10 dead $pid || fail "colod did not exit on SIGTERM"
 [ ! -e "$TMP/a/run/colod.ctl" ] || fail "control socket left behind"
 echo "ok"

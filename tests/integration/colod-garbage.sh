@@ -69,7 +69,7 @@ xl g info >/dev/null || fail "colod stopped answering after 10 MB"
 
 step "100 MB message: dropped by the transport, colod lives"
 "$CTL_RAW" -t 3000 -s 104857600 "$EP" >/dev/null 2>&1
-kill -0 "$pid" || fail "colod died on 100 MB"
+! dead "$pid" || fail "colod died on 100 MB"
 xl g info >/dev/null || fail "colod stopped answering after 100 MB"
 
 step "ids survive into error replies"
@@ -80,7 +80,7 @@ step "database untouched"
 after=$(snapshot)
 [ "$before" = "$after" ] || fail "the database changed"
 [ "$(db g 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
-kill -0 "$pid" || fail "colod died"
+! dead "$pid" || fail "colod died"
 expect_rc 0 xl g colo status vm
 contains "$OUT" "mode                   : primary"
 echo ok

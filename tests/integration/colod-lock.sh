@@ -31,7 +31,7 @@ contains "$OUT" "state_dir              : $TMP/l/state"
 
 step "after the first stops, a new one starts"
 kill -TERM "$pid"
-wait_for 10 bash -c "! kill -0 $pid" || fail "no exit on SIGTERM"
+wait_for 10 dead $pid || fail "no exit on SIGTERM"
 start_colod l || fail "restart refused after a clean stop"
 step "and after a SIGKILL too (the kernel drops the lock)"
 kill -9 "$(colod_pid l)"

@@ -14,11 +14,11 @@ wait_for 5 test -f "$LOG" || fail "log not reopened after SIGHUP"
 xl s params max-downtime=123 >/dev/null || fail "params"
 wait_for 5 grep -q "PARAMETERS_CHANGED" "$LOG" || fail "new log gets no messages"
 grep -q "SIGHUP" "$LOG.1" || fail "old log lacks the SIGHUP line"
-kill -0 "$pid" || fail "colod died on SIGHUP"
+! dead "$pid" || fail "colod died on SIGHUP"
 
 step "SIGTERM in the foreground exits 0"
 kill -TERM "$pid"
-wait_for 10 bash -c "! kill -0 $pid" || fail "no exit on SIGTERM"
+wait_for 10 dead $pid || fail "no exit on SIGTERM"
 "$COLOD" --foreground --state-dir "$TMP/s/state" --run-dir "$TMP/s/run" \
 	--log "file:$LOG" &
 fg=$!

@@ -67,6 +67,14 @@ expect_rc() {
 		fail "'$*' exited $rc, wanted $want; stdout: $OUT; stderr: $ERR"
 }
 
+# dead PID: true once PID has exited.  A killed daemon is not our child,
+# and where nobody reaps it, it lingers as a zombie: count that as dead.
+dead() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+
 contains() {
 	case $1 in
 	*"$2"*) ;;
