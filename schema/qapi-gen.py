@@ -38,8 +38,16 @@ def camel_to_snake(name):
     return re.sub(r'[^A-Za-z0-9]', '_', ''.join(out)).lower()
 
 
+C_KEYWORDS = frozenset('''auto break case char const continue default do double
+    else enum extern float for goto if inline int long register restrict
+    return short signed sizeof static struct switch typedef union unsigned
+    void volatile while bool true false'''.split())
+
+
 def c_ident(name):
-    return re.sub(r'[^A-Za-z0-9]', '_', name).lower()
+    """A C identifier for a member name; C keywords get a trailing _."""
+    ident = re.sub(r'[^A-Za-z0-9]', '_', name).lower()
+    return ident + '_' if ident in C_KEYWORDS else ident
 
 
 def cname(ent_name):
@@ -294,8 +302,9 @@ class Gen:
         return ''.join(o)
 
     # -- commands ----------------------------------------------------------
-    def commands(self):
-        return [e for e in self.schema['entities'] if e.meta == 'command']
+    def commands(self, server=None):
+        return [e for e in self.schema['entities'] if e.meta == 'command'
+                and (server is None or e.server == server)]
 
     def events(self):
         return [e for e in self.schema['entities'] if e.meta == 'event']
@@ -323,31 +332,37 @@ class Gen:
         args.append('struct colo_error *err')
         return 'int qmp_%s(%s)' % (c_ident(cmd.name), ', '.join(args))
 
-    def commands_h(self):
+    def commands_h(self, server, prefix):
+        guard = 'COLO_QAPI_%s_COMMANDS_H' % server.upper()
         o = [BANNER % self.src,
-             '#ifndef COLO_QAPI_COMMANDS_H\n#define COLO_QAPI_COMMANDS_H\n\n',
+             '#ifndef %s\n#define %s\n\n' % (guard, guard),
              '#include "colo-qapi-types.h"\n\n',
              '/* Handlers the server implements.  Each returns 0, or a\n'
              ' * negative errno with err set.  Return structs arrive\n'
              ' * zeroed; the dispatcher frees them. */\n']
-        for c in self.commands():
+        for c in self.commands(server):
             o.append('%s;\n' % self.handler_proto(c))
-        o.append('\nstruct qmp_command_info {\n\tconst char *name;\n'
-                 '\tconst char *doc;\n};\n')
-        o.append('extern const struct qmp_command_info qmp_commands[];\n')
-        o.append('extern const size_t qmp_command_count;\n\n')
+        o.append('\n#ifndef QMP_COMMAND_INFO_DEFINED\n'
+                 '#define QMP_COMMAND_INFO_DEFINED\n'
+                 'struct qmp_command_info {\n\tconst char *name;\n'
+                 '\tconst char *doc;\n};\n#endif\n')
+        o.append('extern const struct qmp_command_info %s_commands[];\n'
+                 % prefix)
+        o.append('extern const size_t %s_command_count;\n\n' % prefix)
         o.append('/* Runs command name with args (may be NULL).  Returns the\n'
                  ' * reply value, or NULL with err set. */\n')
-        o.append('json_t *qmp_dispatch(void *opaque, const char *name, '
-                 'json_t *args,\n\t\tstruct colo_error *err);\n\n#endif\n')
+        o.append('json_t *%s_dispatch(void *opaque, const char *name, '
+                 'json_t *args,\n\t\tstruct colo_error *err);\n\n#endif\n'
+                 % prefix)
         return ''.join(o)
 
-    def commands_c(self):
+    def commands_c(self, server, prefix, header):
         o = [BANNER % self.src,
              '#include "config.h"\n#include <errno.h>\n#include <stdlib.h>\n',
-             '#include <string.h>\n#include "colo-qapi-commands.h"\n',
+             '#include <string.h>\n#include "%s"\n' % header,
              '#include "error.h"\n#include "qapi_util.h"\n\n']
-        for c in self.commands():
+        cmds = self.commands(server)
+        for c in cmds:
             ci = c_ident(c.name)
             o.append('static json_t *marshal_%s(void *opaque, json_t *args,\n'
                      '\t\tstruct colo_error *err)\n{\n' % ci)
@@ -393,20 +408,22 @@ class Gen:
             o.append('\treturn out;\n}\n\n')
         o.append('typedef json_t *(*qmp_marshal_fn)(void *, json_t *,\n'
                  '\t\tstruct colo_error *);\n\n')
-        o.append('const struct qmp_command_info qmp_commands[] = {\n')
-        for c in self.commands():
+        o.append('const struct qmp_command_info %s_commands[] = {\n' % prefix)
+        for c in cmds:
             o.append('\t{ "%s", %s },\n' % (c.name, c_string(c.doc.text())))
-        o.append('};\n\nconst size_t qmp_command_count = %d;\n\n'
-                 % len(self.commands()))
+        o.append('};\n\nconst size_t %s_command_count = %d;\n\n'
+                 % (prefix, len(cmds)))
         o.append('static const qmp_marshal_fn marshallers[] = {\n')
-        for c in self.commands():
+        for c in cmds:
             o.append('\tmarshal_%s,\n' % c_ident(c.name))
         o.append('};\n\n')
-        o.append('json_t *qmp_dispatch(void *opaque, const char *name, '
+        o.append('json_t *%s_dispatch(void *opaque, const char *name, '
                  'json_t *args,\n\t\tstruct colo_error *err)\n{\n'
-                 '\tfor (size_t i = 0; i < qmp_command_count; i++) {\n'
+                 '\tfor (size_t i = 0; i < %s_command_count; i++) {\n'
                  '\t\tjson_t *own = NULL, *out;\n\n'
-                 '\t\tif (strcmp(qmp_commands[i].name, name) != 0)\n'
+                 '\t\tif (strcmp(%s_commands[i].name, name) != 0)\n'
+                 % (prefix, prefix, prefix))
+        o.append(''
                  '\t\t\tcontinue;\n'
                  '\t\tif (!args)\n\t\t\targs = own = json_object();\n'
                  '\t\tout = marshallers[i](opaque, args, err);\n'
@@ -563,8 +580,12 @@ def main():
     out = {
         'colo-qapi-types.h': g.types_h(),
         'colo-qapi-types.c': g.types_c(),
-        'colo-qapi-commands.h': g.commands_h(),
-        'colo-qapi-commands.c': g.commands_c(),
+        'colo-qapi-commands.h': g.commands_h('colod', 'qmp'),
+        'colo-qapi-commands.c': g.commands_c('colod', 'qmp',
+                                             'colo-qapi-commands.h'),
+        'colo-qapi-helper.h': g.commands_h('helper', 'helper'),
+        'colo-qapi-helper.c': g.commands_c('helper', 'helper',
+                                           'colo-qapi-helper.h'),
         'colo-qapi-client.h': g.client_h(),
         'colo-qapi-client.c': g.client_c(),
         'colo-qapi-events.h': g.events_h(),

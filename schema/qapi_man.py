@@ -41,6 +41,25 @@ def _members(ent):
     return o
 
 
+def _commands(ents, server):
+    o = []
+    for e in ents:
+        if e.meta != 'command' or e.server != server:
+            continue
+        o.append('.Ss %s' % e.name)
+        o.append(prose(e.doc.text()))
+        if e.members:
+            o.append('.Pp')
+            o.append('Arguments:')
+            o += _members(e)
+        if e.returns is not None:
+            o.append('.Pp')
+            o.append('Returns')
+            o.append('.Vt %s :' % esc(type_str(e.returns)))
+            o.append(prose(' '.join(e.doc.returns)))
+    return o
+
+
 def render(schema, date, version):
     try:
         d = datetime.date.fromisoformat(date)
@@ -81,20 +100,13 @@ def render(schema, date, version):
          '.Pa schema/colo.json ,',
          'the single source of truth for the protocol.',
          '.Sh COMMANDS']
-    for e in ents:
-        if e.meta != 'command':
-            continue
-        o.append('.Ss %s' % e.name)
-        o.append(prose(e.doc.text()))
-        if e.members:
-            o.append('.Pp')
-            o.append('Arguments:')
-            o += _members(e)
-        if e.returns is not None:
-            o.append('.Pp')
-            o.append('Returns')
-            o.append('.Vt %s :' % esc(type_str(e.returns)))
-            o.append(prose(' '.join(e.doc.returns)))
+    for server, title in (('colod', None), ('helper', 'HELPER COMMANDS')):
+        if title:
+            o.append('.Sh %s' % title)
+            o.append('colod sends these to a domain\'s colo-dom-helper '
+                     'over its')
+            o.append('control socket; they are not for users.')
+        o += _commands(ents, server)
     o.append('.Sh EVENTS')
     for e in ents:
         if e.meta != 'event':

@@ -53,6 +53,10 @@ class Entity:
         self.values = []
         self.returns = None
         self.section = None
+        self.server = 'colod'
+
+
+SERVERS = ('colod', 'helper')
 
 
 class _Lexer:
@@ -282,7 +286,7 @@ def check(fname, items):
             raise SchemaError(fname, line, 'bad %s name %r' % (meta, name))
         allowed = {'enum': ('enum', 'data'),
                    'struct': ('struct', 'data'),
-                   'command': ('command', 'data', 'returns'),
+                   'command': ('command', 'data', 'returns', 'server'),
                    'event': ('event', 'data')}[meta]
         for k in expr:
             if k not in allowed:
@@ -331,6 +335,11 @@ def check(fname, items):
                     mname, typ, optional,
                     _member_doc(fname, line, doc, mname, 'member')))
                 documented.add(mname)
+            if meta == 'command':
+                ent.server = expr.get('server', 'colod')
+                if ent.server not in SERVERS:
+                    raise SchemaError(fname, line, "command %s: server must "
+                                      "be one of %s" % (name, ', '.join(SERVERS)))
             if meta == 'command' and 'returns' in expr:
                 ent.returns = expr['returns']
                 if not doc.returns or not ' '.join(doc.returns).strip():

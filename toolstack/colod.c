@@ -133,6 +133,7 @@ static void colod_stop(struct colod *d)
 {
 	char path[4200];
 
+	domains_fini(d);
 	if (d->ctl)
 		zmq_close(d->ctl);
 	if (d->pub)
@@ -224,13 +225,14 @@ static void handle_signal(struct colod *d)
 static void colod_loop(struct colod *d)
 {
 	while (!d->quit) {
-		zmq_pollitem_t pi[] = {
+		zmq_pollitem_t pi[3 + 2 * DOMAINS_MAX] = {
 			{ d->ctl, 0, ZMQ_POLLIN, 0 },
 			{ d->pub, 0, ZMQ_POLLIN, 0 },
 			{ NULL, d->sigfd, ZMQ_POLLIN, 0 },
 		};
+		int nd = domains_pollitems(d, pi + 3, 2 * DOMAINS_MAX);
 
-		if (zmq_poll(pi, 3, -1) < 0) {
+		if (zmq_poll(pi, 3 + nd, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("zmq_poll: %s", zmq_strerror(errno));
@@ -240,6 +242,8 @@ static void colod_loop(struct colod *d)
 			handle_signal(d);
 		if (pi[1].revents & ZMQ_POLLIN)
 			drain_subscriptions(d);
+		/* Helper events first: a request may remove a domain. */
+		domains_handle(d, pi + 3, nd);
 		if (pi[0].revents & ZMQ_POLLIN)
 			handle_request(d);
 	}
@@ -310,6 +314,8 @@ int main(int argc, char **argv)
 	rc = colod_start(&d);
 	if (rc == 0)
 		rc = colo_fsm_recover(&d);
+	if (rc == 0)
+		domains_adopt(&d);
 	status = rc == 0 ? 0 : 1;
 	if (ready_fd >= 0) {
 		if (write(ready_fd, &status, 1) != 1)

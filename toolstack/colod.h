@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include "colo-qapi-events.h"
 #include "colo-qapi-types.h"
+#include "domains.h"
 #include "log.h"
 #include "state.h"
 
@@ -44,6 +45,7 @@ struct colod {
 	struct qapi_event_sink sink;
 	json_t *pending;	/* events recorded in the open transaction */
 	unsigned test_delay_ms;	/* COLOD_TEST_TRANSITION_DELAY_MS */
+	struct domains doms;
 	bool quit;
 };
 

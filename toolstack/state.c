@@ -421,3 +421,103 @@ int state_param_set(struct state *st, const char *key, const char *value)
 	sqlite3_finalize(s);
 	return rc;
 }
+
+int state_domain_insert(struct state *st, const struct state_domain *d,
+		const char *config)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO domains (name, domid, uuid, config, "
+			       "mem_mib, vcpus, run_state, helper_pid, "
+			       "created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(s, 1, d->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, d->domid);
+	sqlite3_bind_text(s, 3, d->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, config, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, d->mem_mib);
+	sqlite3_bind_int64(s, 6, d->vcpus);
+	sqlite3_bind_text(s, 7, run_state_str(d->run_state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, d->helper_pid);
+	sqlite3_bind_int64(s, 9, (sqlite3_int64)util_now_us());
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int state_domain_delete(struct state *st, const char *name)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM domains WHERE name = ?", -1,
+			       &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	return step_update(st->db, s);
+}
+
+int state_domain_set_run(struct state *st, const char *name,
+		enum run_state rs, int64_t helper_pid)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE domains SET run_state = ?, "
+			       "helper_pid = ? WHERE name = ?", -1, &s,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(s, 1, run_state_str(rs), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, helper_pid);
+	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+	return step_update(st->db, s);
+}
+
+int64_t state_domain_next_id(struct state *st)
+{
+	sqlite3_stmt *s;
+	int64_t id = 1;
+
+	/* The smallest id with no successor taken: reuse gaps, as xl does. */
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT min(domid) + 1 FROM domains WHERE "
+			       "domid + 1 NOT IN (SELECT domid FROM domains)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_type(s, 0) != SQLITE_NULL)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	/* ...unless id 1 itself is free. */
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM domains WHERE "
+			       "domid = 1", -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 0)
+		id = 1;
+	sqlite3_finalize(s);
+	return id;
+}
+
+int state_domain_config(struct state *st, const char *name, char **xml)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*xml = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT config FROM domains WHERE "
+			       "name = ?", -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*xml = strdup((const char *)sqlite3_column_text(s, 0));
+		rc = *xml ? 0 : -ENOMEM;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}

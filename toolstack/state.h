@@ -65,6 +65,18 @@ int state_domain_put_colo(struct state *st, const struct state_domain *d);
 int state_failover_cas(struct state *st, const char *name,
 		enum failover_status from, enum failover_status to);
 
+/* A new domain row (COLO columns at their defaults).  -EEXIST when the
+ * name or UUID is taken. */
+int state_domain_insert(struct state *st, const struct state_domain *d,
+		const char *config);
+int state_domain_delete(struct state *st, const char *name);
+int state_domain_set_run(struct state *st, const char *name,
+		enum run_state rs, int64_t helper_pid);
+/* The lowest free domain id (1-based). */
+int64_t state_domain_next_id(struct state *st);
+/* The domain's XML; the caller frees it. */
+int state_domain_config(struct state *st, const char *name, char **xml);
+
 /* Appends to the bounded event log (text is the full event JSON). */
 int state_event_append(struct state *st, const char *name,
 		const char *text, uint64_t ts_us);

@@ -3,6 +3,7 @@
 #define COLO_XL_H
 
 #include <stdbool.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <jansson.h>
 #include "ctl.h"
@@ -52,6 +53,28 @@ const struct xl_cmd *xl_lookup(const struct xl_cmd *table, const char *name,
 		bool *ambiguous);
 int xl_run_table(struct xl_ctx *x, const struct xl_cmd *table,
 		const char *group, int argc, char **argv);
+
+/* xl_cmds.c: parses a command's own options with getopt; returns the
+ * index of the first operand, or -1 after printing a usage error. */
+int xl_parse_opts(const struct xl_cmd *cmd, int argc, char **argv,
+		const char *shortopts, const struct option *longopts,
+		int (*each)(void *ctx, int opt, const char *arg), void *ctx);
+
+/* xl_domain.c */
+int xl_cmd_create(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv);
+int xl_cmd_destroy(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv);
+int xl_cmd_pause(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv);
+int xl_cmd_unpause(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv);
+int xl_cmd_save(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv);
+int xl_cmd_restore(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv);
+int xl_cmd_console(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv);
 
 /* xl_table.c */
 void xl_print_json(json_t *j);		/* steals j */

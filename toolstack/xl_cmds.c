@@ -16,7 +16,7 @@
 
 /* Parses a command's own options; returns the index of the first operand,
  * or -1 after a usage error was printed. */
-static int parse_opts(const struct xl_cmd *cmd, int argc, char **argv,
+int xl_parse_opts(const struct xl_cmd *cmd, int argc, char **argv,
 		const char *shortopts, const struct option *longopts,
 		int (*each)(void *ctx, int opt, const char *arg), void *ctx)
 {
@@ -36,7 +36,7 @@ static int parse_opts(const struct xl_cmd *cmd, int argc, char **argv,
 /* Commands that take exactly n operands and no options. */
 static int operands(const struct xl_cmd *cmd, int argc, char **argv, int n)
 {
-	int first = parse_opts(cmd, argc, argv, "+", NULL, NULL, NULL);
+	int first = xl_parse_opts(cmd, argc, argv, "+", NULL, NULL, NULL);
 
 	if (first < 0)
 		return -1;
@@ -128,7 +128,7 @@ static int cmd_list(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 	int first, rc = 0;
 	json_t *all = json_array();
 
-	first = parse_opts(cmd, argc, argv, "+", NULL, NULL, NULL);
+	first = xl_parse_opts(cmd, argc, argv, "+", NULL, NULL, NULL);
 	if (first < 0)
 		return XL_USAGE;
 	if (xl_connect(x) < 0)
@@ -228,7 +228,7 @@ static int cmd_events(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 	long long seen = 0;
 	uint64_t deadline;
 
-	first = parse_opts(cmd, argc, argv, "+n:w:", lo, events_opt, &o);
+	first = xl_parse_opts(cmd, argc, argv, "+n:w:", lo, events_opt, &o);
 	if (first < 0)
 		return XL_USAGE;
 	for (int i = first; i < argc; i++) {
@@ -402,7 +402,7 @@ static int cmd_params(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 	json_t *obj;
 	int first, rc;
 
-	first = parse_opts(cmd, argc, argv, "+", NULL, NULL, NULL);
+	first = xl_parse_opts(cmd, argc, argv, "+", NULL, NULL, NULL);
 	if (first < 0)
 		return XL_USAGE;
 	if (first == argc && x->dry_run)
@@ -475,6 +475,34 @@ const struct xl_cmd xl_commands[] = {
 	  false, NULL },
 	{ "colo", NULL, "SUBCOMMAND",
 	  "COLO commands for a domain.", "", false, colo_commands },
+	{ "create", xl_cmd_create, "[-p] FILE",
+	  "Create a domain from its domain XML (colo-domain(5)) and start it.",
+	  "  -p  leave the domain paused\n"
+	  "The domain's helper runs on after colod restarts.  An invalid\n"
+	  "file is reported with its line and what was expected.\n",
+	  false, NULL },
+	{ "destroy", xl_cmd_destroy, "DOM",
+	  "Stop a domain at once and forget it.",
+	  "", false, NULL },
+	{ "pause", xl_cmd_pause, "DOM",
+	  "Pause a domain's vCPUs.", "", false, NULL },
+	{ "unpause", xl_cmd_unpause, "DOM",
+	  "Resume a paused domain.", "", false, NULL },
+	{ "save", xl_cmd_save, "[-c] DOM FILE",
+	  "Save a domain's complete state to FILE; the domain is destroyed.",
+	  "  -c  leave the domain running after the save\n"
+	  "FILE is a colo-stream (colo-stream(7)) holding the domain XML.\n",
+	  false, NULL },
+	{ "restore", xl_cmd_restore, "[-p] FILE",
+	  "Create a domain from a file written by save; it continues "
+	  "exactly.",
+	  "  -p  leave the domain paused\n", false, NULL },
+	{ "console", xl_cmd_console, "[-w MS] DOM",
+	  "Attach to a domain's serial console, both ways.",
+	  "Type ^] to detach.  Without a terminal, standard input is sent\n"
+	  "to the guest and output is printed until the domain stops.\n"
+	  "  -w, --wait MS  detach after MS milliseconds\n",
+	  false, NULL },
 	{ "failover", cmd_failover, "DOM",
 	  "Start failover for a domain (QMP x-colo-lost-heartbeat).",
 	  "On a primary, the primary carries on alone; on a secondary, the\n"

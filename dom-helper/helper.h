@@ -1,0 +1,63 @@
+/* colo-dom-helper: the per-VM process.  It owns the VM and its devices,
+ * answers colod on a ZeroMQ control socket, publishes state changes and
+ * console output, and reads and writes colo-streams. */
+#ifndef DH_HELPER_H
+#define DH_HELPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "colo-qapi-events.h"
+#include "console.h"
+#include "devices/serial.h"
+#include "domain.h"
+#include "vm.h"
+
+struct helper_opts {
+	const char *config_path;	/* domain XML */
+	const char *restore_path;	/* colo-stream to restore from */
+	const char *ctl_endpoint;
+	const char *event_endpoint;
+	const char *console_log;
+	bool paused;
+	bool foreground;
+	int status_fd;			/* start-up result goes here */
+	enum dirty_mode dirty_mode;
+	int log_level;
+};
+
+struct helper {
+	struct helper_opts opts;
+	struct domain_config cfg;
+	struct vm vm;
+	bool vm_created;
+	struct serial serial;
+	struct console console;
+	void *zctx;
+	void *ctl;
+	void *pub;
+	int sigfd;
+	bool quit;
+	enum vm_state last_state;	/* as last announced */
+	struct qapi_event_sink sink;
+};
+
+/* helper.c: devices and the VM as the domain config describes them. */
+int helper_build(struct helper *h, bool load_kernel, char *err,
+		size_t errlen);
+void helper_teardown(struct helper *h);
+enum run_state helper_run_state(struct helper *h);
+/* Publishes DOMAIN_STATE if the state changed since last time. */
+void helper_announce(struct helper *h, const char *reason);
+
+/* savevm.c: the whole VM as a colo-stream.  The VM must be paused. */
+struct save_result {
+	uint64_t bytes;
+	uint64_t pages;
+};
+int savevm_write(struct helper *h, int fd, struct save_result *res,
+		char *err, size_t errlen);
+/* Reads a save file: the config first, from which the VM is built, then
+ * its state.  On failure nothing has run. */
+int savevm_restore(struct helper *h, int fd, char *err, size_t errlen);
+
+#endif

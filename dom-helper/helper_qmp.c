@@ -1,0 +1,253 @@
+/* colo-dom-helper's command handlers (the 'helper' commands of
+ * schema/colo.json). */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include "colo-qapi-helper.h"
+#include "crc32c.h"
+#include "error.h"
+#include "helper.h"
+#include "util.h"
+
+#define DIRTY_LIST_MAX 65536
+
+static char *xstrdup(const char *s)
+{
+	char *r = strdup(s ? s : "");
+
+	if (!r)
+		abort();
+	return r;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int qmp_helper_query(void *opaque, struct helper_info *ret,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	uint64_t exits = 0;
+
+	for (int i = 0; i < h->vm.nr_vcpus; i++)
+		exits += h->vm.vcpus[i].exits;
+	ret->name = xstrdup(h->cfg.name);
+	ret->state = helper_run_state(h);
+	ret->vcpus = h->vm.nr_vcpus;
+	ret->memory = (int64_t)(h->vm.mem.size >> 20);
+	ret->cpu_time = cpu_seconds();
+	ret->exit_status = vm_get_state(&h->vm) == VM_SHUTDOWN ?
+			   h->vm.exit_status : -1;
+	ret->reason = xstrdup(h->vm.crash_reason);
+	ret->dirty_mode = xstrdup(dirty_mode_name(h->vm.dirty.mode));
+	ret->console_log = xstrdup(h->opts.console_log);
+	ret->exits = (int64_t)exits;
+	ret->pid = getpid();
+	return 0;
+}
+
+static bool stopped(struct helper *h, struct colo_error *err)
+{
+	enum vm_state st = vm_get_state(&h->vm);
+
+	if (st == VM_SHUTDOWN || st == VM_CRASHED) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "the guest has %s", st == VM_SHUTDOWN ?
+			       "powered off" : "crashed");
+		return true;
+	}
+	return false;
+}
+
+int qmp_helper_stop(void *opaque, struct colo_error *err)
+{
+	struct helper *h = opaque;
+
+	if (stopped(h, err))
+		return -EINVAL;
+	vm_pause(&h->vm);
+	helper_announce(h, "pause");
+	return 0;
+}
+
+int qmp_helper_cont(void *opaque, struct colo_error *err)
+{
+	struct helper *h = opaque;
+
+	if (stopped(h, err))
+		return -EINVAL;
+	vm_resume(&h->vm);
+	helper_announce(h, "unpause");
+	return 0;
+}
+
+int qmp_helper_quit(void *opaque, struct colo_error *err)
+{
+	struct helper *h = opaque;
+
+	h->quit = true;
+	return 0;
+}
+
+int qmp_helper_save(void *opaque, const struct qmp_helper_save_args *a,
+		struct save_info *ret, struct colo_error *err)
+{
+	struct helper *h = opaque;
+	struct save_result res;
+	bool was_running = vm_get_state(&h->vm) == VM_RUNNING;
+	char why[256];
+	uint64_t t0;
+	int fd, rc;
+
+	if (stopped(h, err))
+		return -EINVAL;
+	if (a->path[0] != '/') {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "path must be absolute");
+		return -EINVAL;
+	}
+	fd = open(a->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s: %s", a->path,
+			       strerror(errno));
+		return -errno;
+	}
+	t0 = util_mono_us();
+	vm_pause(&h->vm);
+	rc = savevm_write(h, fd, &res, why, sizeof(why));
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc < 0) {
+		unlink(a->path);
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s",
+			       *why ? why : strerror(-rc));
+	}
+	ret->pause_us = (int64_t)(util_mono_us() - t0);
+	if (a->continue_ || rc < 0) {
+		if (was_running)
+			vm_resume(&h->vm);
+	}
+	helper_announce(h, "save");
+	ret->bytes = (int64_t)res.bytes;
+	ret->pages = (int64_t)res.pages;
+	return rc;
+}
+
+int qmp_helper_console_write(void *opaque,
+		const struct qmp_helper_console_write_args *a,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	size_t n = strlen(a->data);
+
+	if (serial_input(&h->serial, (const uint8_t *)a->data, n) < n) {
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
+			       "the guest's receive buffer is full");
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+int qmp_helper_console_read(void *opaque,
+		const struct qmp_helper_console_read_args *a,
+		struct console_data *ret, struct colo_error *err)
+{
+	struct helper *h = opaque;
+	size_t max = a->bytes < 1 ? 1 : a->bytes > CONSOLE_HISTORY ?
+		     CONSOLE_HISTORY : (size_t)a->bytes;
+	char *buf = malloc(max + 1);
+	size_t n;
+
+	if (!buf)
+		abort();
+	n = console_tail(&h->console, buf, max);
+	console_sanitize(buf, n);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = '?';
+	ret->data = buf;
+	return 0;
+}
+
+int qmp_x_helper_dirty_log(void *opaque,
+		const struct qmp_x_helper_dirty_log_args *a,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	int rc = dirty_enable(&h->vm, a->enable);
+
+	if (rc < 0)
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "dirty log: %s",
+			       strerror(-rc));
+	return rc;
+}
+
+int qmp_x_helper_dirty_harvest(void *opaque, struct dirty_info *ret,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
+	size_t n = 0;
+	int rc;
+
+	if (!bm)
+		abort();
+	rc = dirty_harvest(&h->vm, bm);
+	if (rc < 0) {
+		free(bm);
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE, "%s",
+			       rc == -ENOTCONN ? "dirty logging is off" :
+			       strerror(-rc));
+		return rc;
+	}
+	dirty_commit(&h->vm);
+	ret->count = (int64_t)dirty_count(bm, h->vm.mem.bitmap_words);
+	ret->pfns = calloc(ret->count < DIRTY_LIST_MAX ? (size_t)ret->count + 1 :
+			   DIRTY_LIST_MAX, sizeof(int64_t));
+	if (!ret->pfns)
+		abort();
+	for (uint64_t p = 0; p < h->vm.mem.npages && n < DIRTY_LIST_MAX; p++)
+		if (bm[p / 64] & (1ull << (p % 64)))
+			ret->pfns[n++] = (int64_t)p;
+	ret->pfns_count = n;
+	free(bm);
+	return 0;
+}
+
+int qmp_x_helper_ram_hash(void *opaque, struct ram_hash *ret,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	bool was_running = vm_get_state(&h->vm) == VM_RUNNING;
+	uint32_t lanes[8] = { 0 };
+	char hex[65];
+
+	vm_pause(&h->vm);
+	for (uint64_t p = 0; p < h->vm.mem.npages; p++) {
+		uint32_t c = crc32c(0, h->vm.mem.base + p * GUEST_PAGE_SIZE,
+				    GUEST_PAGE_SIZE);
+
+		/* Position-dependent: swapping two pages changes the hash. */
+		lanes[p % 8] = crc32c(lanes[p % 8], &c, sizeof(c));
+		lanes[p % 8] = crc32c(lanes[p % 8], &p, sizeof(p));
+	}
+	if (was_running)
+		vm_resume(&h->vm);
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 8 * i, 9, "%08x", lanes[i]);
+	ret->hash = xstrdup(hex);
+	ret->pages = (int64_t)h->vm.mem.npages;
+	return 0;
+}

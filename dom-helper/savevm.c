@@ -1,0 +1,253 @@
+/* Save files: a colo-stream with the domain XML, VM, vCPU and device
+ * state, and every non-zero RAM page.  The restore side checks the record
+ * order and every length before using a byte of it. */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "helper.h"
+#include "log.h"
+#include "stream.h"
+#include "tlv.h"
+#include "vcpu_state.h"
+
+enum dev_tag {
+	DEV_SERIAL = 1,
+};
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < STREAM_PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Writes PAGE_DATA records for the pages set in bitmap (all when NULL),
+ * skipping all-zero pages when skip_zero. */
+int savevm_write_pages(struct vm *vm, struct stream_writer *w,
+		const uint64_t *bitmap, bool skip_zero, uint64_t *written);
+int savevm_write_pages(struct vm *vm, struct stream_writer *w,
+		const uint64_t *bitmap, bool skip_zero, uint64_t *written)
+{
+	static struct iovec iov[STREAM_MAX_PAGES + 2];
+	static uint64_t pfns[STREAM_MAX_PAGES];
+	uint32_t head[2] = { 0, 0 };
+	uint32_t n = 0;
+	int rc;
+
+	*written = 0;
+	for (uint64_t pfn = 0; pfn <= vm->mem.npages; pfn++) {
+		bool flush = pfn == vm->mem.npages || n == STREAM_MAX_PAGES;
+
+		if (flush && n) {
+			head[0] = n;
+			iov[0] = (struct iovec){ head, sizeof(head) };
+			iov[1] = (struct iovec){ pfns, n * sizeof(uint64_t) };
+			rc = stream_write_iov(w, REC_PAGE_DATA, iov, (int)n + 2);
+			if (rc < 0)
+				return rc;
+			*written += n;
+			n = 0;
+		}
+		if (pfn == vm->mem.npages)
+			break;
+		if (bitmap && !(bitmap[pfn / 64] & (1ull << (pfn % 64))))
+			continue;
+		uint8_t *page = vm->mem.base + pfn * STREAM_PAGE_SIZE;
+
+		if (skip_zero && page_is_zero(page))
+			continue;
+		pfns[n] = pfn;
+		iov[n + 2] = (struct iovec){ page, STREAM_PAGE_SIZE };
+		n++;
+	}
+	return 0;
+}
+
+static int write_state(struct helper *h, struct stream_writer *w)
+{
+	struct tlv_buf b;
+	struct serial_state ss;
+	int rc;
+
+	tlv_buf_init(&b);
+	rc = vm_state_save(&h->vm, &b);
+	if (rc == 0)
+		rc = stream_write(w, REC_VM_STATE, b.data, b.len);
+	for (int i = 0; rc == 0 && i < h->vm.nr_vcpus; i++) {
+		tlv_buf_reset(&b);
+		rc = vcpu_state_save(&h->vm.vcpus[i], &b);
+		if (rc == 0)
+			rc = stream_write(w, REC_VCPU_STATE, b.data, b.len);
+	}
+	if (rc == 0) {
+		tlv_buf_reset(&b);
+		serial_save(&h->serial, &ss);
+		rc = tlv_put(&b, DEV_SERIAL, &ss, sizeof(ss));
+		if (rc == 0)
+			rc = stream_write(w, REC_DEVICE_STATE, b.data, b.len);
+	}
+	tlv_buf_fini(&b);
+	return rc;
+}
+
+int savevm_write(struct helper *h, int fd, struct save_result *res,
+		char *err, size_t errlen)
+{
+	struct stream_writer w;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	stream_writer_init(&w, fd);
+	rc = stream_write_header(&w);
+	if (rc == 0)
+		rc = stream_write(&w, REC_DOMAIN_CONFIG, h->cfg.xml,
+				  strlen(h->cfg.xml));
+	if (rc == 0)
+		rc = write_state(h, &w);
+	if (rc == 0)
+		rc = savevm_write_pages(&h->vm, &w, NULL, true, &res->pages);
+	if (rc == 0)
+		rc = stream_write(&w, REC_END, NULL, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "writing the save stream: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	res->bytes = w.bytes;
+	return 0;
+}
+
+/* PAGE_DATA into RAM, every pfn checked. */
+int savevm_load_pages(struct vm *vm, const uint8_t *body, uint32_t len,
+		uint8_t *ram, char *err, size_t errlen);
+int savevm_load_pages(struct vm *vm, const uint8_t *body, uint32_t len,
+		uint8_t *ram, char *err, size_t errlen)
+{
+	uint32_t n;
+	const uint8_t *pages;
+
+	if (len < 8)
+		goto bad;
+	memcpy(&n, body, 4);
+	if (n == 0 || n > STREAM_MAX_PAGES ||
+	    len != 8 + (uint64_t)n * (8 + STREAM_PAGE_SIZE))
+		goto bad;
+	pages = body + 8 + (size_t)n * 8;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t pfn;
+
+		memcpy(&pfn, body + 8 + (size_t)i * 8, 8);
+		if (pfn >= vm->mem.npages) {
+			snprintf(err, errlen, "PAGE_DATA: page %#llx is beyond "
+				 "guest RAM", (unsigned long long)pfn);
+			return -EPROTO;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t pfn;
+
+		memcpy(&pfn, body + 8 + (size_t)i * 8, 8);
+		memcpy(ram + pfn * STREAM_PAGE_SIZE,
+		       pages + (size_t)i * STREAM_PAGE_SIZE, STREAM_PAGE_SIZE);
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "PAGE_DATA: malformed record");
+	return -EPROTO;
+}
+
+static int load_devices(struct helper *h, const uint8_t *body, uint32_t len,
+		char *err, size_t errlen)
+{
+	struct tlv_iter it;
+	uint32_t tag, slen;
+	const uint8_t *d;
+	int rc;
+
+	tlv_iter_init(&it, body, len);
+	while ((rc = tlv_next(&it, &tag, &d, &slen)) > 0) {
+		struct serial_state ss;
+
+		switch (tag) {
+		case DEV_SERIAL:
+			if (slen != sizeof(ss))
+				goto bad;
+			memcpy(&ss, d, sizeof(ss));
+			if (serial_load(&h->serial, &ss) < 0)
+				goto bad;
+			break;
+		default:
+			snprintf(err, errlen, "DEVICE_STATE: unknown device %u",
+				 tag);
+			return -EPROTO;
+		}
+	}
+	if (rc == 0)
+		return 0;
+bad:
+	snprintf(err, errlen, "DEVICE_STATE: malformed");
+	return -EPROTO;
+}
+
+/* The records a save file holds, in the only order accepted. */
+enum restore_phase { WANT_CONFIG, WANT_VM, WANT_VCPUS, WANT_DEVICES,
+		     WANT_PAGES };
+
+int savevm_restore(struct helper *h, int fd, char *err, size_t errlen)
+{
+	struct stream_reader r;
+	enum restore_phase phase = WANT_CONFIG;
+	const uint8_t *body;
+	uint32_t type, len;
+	int vcpus = 0, rc;
+	char why[256];
+
+	stream_reader_init(&r, fd);
+	rc = stream_read_header(&r);
+	while (rc == 0) {
+		rc = stream_read(&r, &type, &body, &len);
+		if (rc < 0)
+			break;
+		why[0] = '\0';
+		if (phase == WANT_CONFIG && type == REC_DOMAIN_CONFIG) {
+			rc = domain_config_parse(&h->cfg, (const char *)body,
+						 len, "saved config", why,
+						 sizeof(why));
+			if (rc == 0)
+				rc = helper_build(h, false, why, sizeof(why));
+			phase = WANT_VM;
+		} else if (phase == WANT_VM && type == REC_VM_STATE) {
+			rc = vm_state_load(&h->vm, body, len, why, sizeof(why));
+			phase = WANT_VCPUS;
+		} else if (phase == WANT_VCPUS && type == REC_VCPU_STATE) {
+			rc = vcpu_state_load(&h->vm, body, len, why, sizeof(why));
+			if (++vcpus == h->vm.nr_vcpus)
+				phase = WANT_DEVICES;
+		} else if (phase == WANT_DEVICES && type == REC_DEVICE_STATE) {
+			rc = load_devices(h, body, len, why, sizeof(why));
+			phase = WANT_PAGES;
+		} else if (phase == WANT_PAGES && type == REC_PAGE_DATA) {
+			rc = savevm_load_pages(&h->vm, body, len,
+					       h->vm.mem.base, why, sizeof(why));
+		} else if (phase == WANT_PAGES && type == REC_END) {
+			stream_reader_fini(&r);
+			return 0;
+		} else {
+			snprintf(why, sizeof(why), "unexpected %s record",
+				 stream_rec_name(type));
+			rc = -EPROTO;
+		}
+		if (rc < 0)
+			snprintf(r.err, sizeof(r.err), "%s record at offset %llu:"
+				 " %s", stream_rec_name(type),
+				 (unsigned long long)r.offset, why);
+	}
+	snprintf(err, errlen, "%s", r.err);
+	stream_reader_fini(&r);
+	return rc;
+}

@@ -1,0 +1,497 @@
+/* Helper processes, from colod's side.  A helper is started detached
+ * (double fork, own session), reports its start-up result on a pipe, and
+ * from then on is reached only through its sockets, so colod can restart
+ * without the VM noticing. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "colo-qapi-client.h"
+#include "colo-qapi-events.h"
+#include "colod.h"
+#include "domains.h"
+#include "log.h"
+#include "util.h"
+
+const char *domains_helper_path(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX];
+	const char *env = getenv("COLO_DOM_HELPER");
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(path, sizeof(path), "%s/colo-dom-helper", dirname(self));
+		if (access(path, X_OK) == 0)
+			return path;
+	}
+	return SBINDIR "/colo-dom-helper";
+}
+
+static void link_paths(struct colod *d, const char *name, char *ctl,
+		char *ev, size_t len)
+{
+	snprintf(ctl, len, "ipc://%s/dom-%s.ctl", d->cfg.run_dir, name);
+	snprintf(ev, len, "ipc://%s/dom-%s.events", d->cfg.run_dir, name);
+}
+
+static int pidfd_open_compat(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void link_free(struct dom_link *l)
+{
+	if (!l)
+		return;
+	ctl_client_close(&l->ctl);
+	if (l->sub)
+		zmq_close(l->sub);
+	if (l->pidfd >= 0)
+		close(l->pidfd);
+	free(l);
+}
+
+/* Connects to a helper's sockets and asks who it is. */
+static struct dom_link *link_open(struct colod *d, const char *name,
+		int timeout_ms, struct helper_info *info)
+{
+	struct dom_link *l = calloc(1, sizeof(*l));
+	char ctl[4200], ev[4200];
+	struct colo_error err = { 0 };
+	int linger = 0;
+
+	if (!l)
+		return NULL;
+	l->pidfd = -1;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	link_paths(d, name, ctl, ev, sizeof(ctl));
+	if (ctl_client_open(&l->ctl, ctl, timeout_ms) < 0 ||
+	    qmpc_helper_query(&l->ctl, info, &err) < 0) {
+		link_free(l);
+		return NULL;
+	}
+	l->pid = (pid_t)info->pid;
+	l->pidfd = pidfd_open_compat(l->pid);
+	l->sub = zmq_socket(d->zctx, ZMQ_SUB);
+	zmq_setsockopt(l->sub, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(l->sub, ZMQ_SUBSCRIBE, "", 0);
+	if (zmq_connect(l->sub, ev) < 0) {
+		helper_info_fini(info);
+		link_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static int link_add(struct colod *d, struct dom_link *l)
+{
+	if (d->doms.n >= DOMAINS_MAX)
+		return -ENOSPC;
+	d->doms.v[d->doms.n++] = l;
+	return 0;
+}
+
+static void link_remove(struct colod *d, struct dom_link *l)
+{
+	for (int i = 0; i < d->doms.n; i++) {
+		if (d->doms.v[i] != l)
+			continue;
+		d->doms.v[i] = d->doms.v[--d->doms.n];
+		break;
+	}
+	link_free(l);
+}
+
+struct dom_link *domains_get(struct colod *d, const char *name,
+		struct colo_error *err)
+{
+	for (int i = 0; i < d->doms.n; i++)
+		if (strcmp(d->doms.v[i]->name, name) == 0)
+			return d->doms.v[i];
+	colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
+		       "domain '%s' not found", name);
+	return NULL;
+}
+
+/* The grandchild: becomes the helper. */
+static void exec_helper(struct colod *d, const char *name, const char *cfg,
+		const char *restore, bool paused, int status_fd)
+{
+	char ctl[4200], ev[4200], con[4200], log[4200], fd[16];
+	const char *argv[20];
+	int n = 0, null = open("/dev/null", O_RDWR);
+
+	link_paths(d, name, ctl, ev, sizeof(ctl));
+	snprintf(con, sizeof(con), "%s/console/%s.log", d->cfg.state_dir, name);
+	snprintf(log, sizeof(log), "file:%s/log/%s.log", d->cfg.state_dir, name);
+	snprintf(fd, sizeof(fd), "%d", status_fd);
+	argv[n++] = "colo-dom-helper";
+	argv[n++] = restore ? "--restore" : "--config";
+	argv[n++] = restore ? restore : cfg;
+	argv[n++] = "--ctl";
+	argv[n++] = ctl;
+	argv[n++] = "--events";
+	argv[n++] = ev;
+	argv[n++] = "--console-log";
+	argv[n++] = con;
+	argv[n++] = "--status-fd";
+	argv[n++] = fd;
+	argv[n++] = "--log";
+	argv[n++] = log;
+	if (paused)
+		argv[n++] = "--paused";
+	argv[n] = NULL;
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	execv(domains_helper_path(), (char **)argv);
+	dprintf(status_fd, "ERR cannot run %s: %s\n", domains_helper_path(),
+		strerror(errno));
+	_exit(127);
+}
+
+/* Double-forks the helper and waits for its "OK" or "ERR reason". */
+static int spawn(struct colod *d, const char *name, const char *cfg,
+		const char *restore, bool paused, char *why, size_t whylen)
+{
+	char line[600];
+	struct pollfd pfd;
+	sigset_t all, old;
+	int p[2], status;
+	ssize_t got = 0, r;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		close(p[0]);
+		fcntl(p[1], F_SETFD, 0);	/* keep it across exec */
+		exec_helper(d, name, cfg, restore, paused, p[1]);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -errno;
+	}
+	waitpid(pid, &status, 0);
+	pfd = (struct pollfd){ p[0], POLLIN, 0 };
+	while (got < (ssize_t)sizeof(line) - 1 && !memchr(line, '\n', (size_t)got)) {
+		if (poll(&pfd, 1, HELPER_START_TIMEOUT_MS) <= 0)
+			break;
+		r = read(p[0], line + got, sizeof(line) - 1 - (size_t)got);
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	close(p[0]);
+	line[got] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	if (strncmp(line, "OK", 2) == 0)
+		return 0;
+	snprintf(why, whylen, "%s", strncmp(line, "ERR ", 4) == 0 ? line + 4 :
+		 got ? line : "the helper exited without reporting");
+	return -EIO;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+static int make_state_dirs(struct colod *d)
+{
+	static const char *const sub[] = { "domains", "console", "log" };
+	char path[4200];
+
+	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
+		snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, sub[i]);
+		if (util_mkdir_p(path, 0700) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void announce(struct colod *d, const char *name, enum run_state rs,
+		const char *reason)
+{
+	struct qev_domain_state ev = { (char *)name, rs, (char *)reason };
+
+	qapi_event_send_domain_state(&d->sink, &ev);
+}
+
+int domains_create(struct colod *d, const struct domain_config *cfg,
+		const char *restore_path, bool paused, struct state_domain *out,
+		struct colo_error *err)
+{
+	struct state_domain row, tmp;
+	struct helper_info info;
+	struct dom_link *l;
+	char path[4200], why[600] = "";
+	int rc;
+
+	if (state_domain_get(&d->st, cfg->name, &tmp) == 0) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "domain '%s' already exists", cfg->name);
+		return -EEXIST;
+	}
+	if (d->doms.n >= DOMAINS_MAX) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "colod runs at most %d domains", DOMAINS_MAX);
+		return -ENOSPC;
+	}
+	rc = make_state_dirs(d);
+	snprintf(path, sizeof(path), "%s/domains/%s.xml", d->cfg.state_dir,
+		 cfg->name);
+	if (rc == 0)
+		rc = write_file(path, cfg->xml);
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
+			       "cannot write %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	/* The row is committed before the helper exists, so a colod that
+	 * dies during the spawn finds the domain on restart. */
+	memset(&row, 0, sizeof(row));
+	snprintf(row.name, sizeof(row.name), "%s", cfg->name);
+	snprintf(row.uuid, sizeof(row.uuid), "%s", cfg->uuid);
+	row.domid = state_domain_next_id(&d->st);
+	row.mem_mib = (int64_t)(cfg->mem_bytes >> 20);
+	row.vcpus = cfg->vcpus;
+	row.run_state = RUN_STATE_PAUSED;
+	rc = colod_txn_begin(d);
+	if (rc == 0)
+		rc = state_domain_insert(&d->st, &row, cfg->xml);
+	if (rc == 0)
+		rc = colod_txn_commit(d);
+	else
+		colod_txn_rollback(d);
+	if (rc < 0) {
+		colo_error_set(err, rc == -EEXIST ? ERROR_CLASS_INVALID_STATE :
+			       ERROR_CLASS_INTERNAL_ERROR, rc == -EEXIST ?
+			       "a domain with UUID %s already exists" :
+			       "cannot record domain %s", cfg->uuid);
+		return rc;
+	}
+	rc = spawn(d, cfg->name, path, restore_path, paused, why, sizeof(why));
+	l = rc == 0 ? link_open(d, cfg->name, HELPER_CALL_TIMEOUT_MS, &info) :
+	    NULL;
+	if (!l) {
+		colod_txn_begin(d);
+		state_domain_delete(&d->st, cfg->name);
+		colod_txn_commit(d);
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s",
+			       *why ? why : "the helper did not answer");
+		return rc < 0 ? rc : -EIO;
+	}
+	link_add(d, l);
+	row.run_state = info.state;
+	row.helper_pid = l->pid;
+	helper_info_fini(&info);
+	colod_txn_begin(d);
+	state_domain_set_run(&d->st, cfg->name, row.run_state, row.helper_pid);
+	announce(d, cfg->name, row.run_state, restore_path ? "restored" :
+		 "created");
+	colod_txn_commit(d);
+	log_info("domain %s: helper pid %d", cfg->name, (int)l->pid);
+	*out = row;
+	return 0;
+}
+
+/* The helper is gone: forget the domain, commit, then announce. */
+static void forget(struct colod *d, struct dom_link *l, const char *why)
+{
+	char name[65];
+
+	snprintf(name, sizeof(name), "%s", l->name);
+	link_remove(d, l);
+	colod_txn_begin(d);
+	state_domain_delete(&d->st, name);
+	announce(d, name, RUN_STATE_SHUTDOWN, why);
+	colod_txn_commit(d);
+	log_info("domain %s: %s", name, why);
+}
+
+int domains_destroy(struct colod *d, const char *name,
+		struct colo_error *err)
+{
+	struct dom_link *l = domains_get(d, name, err);
+	struct colo_error ignored = { 0 };
+	pid_t pid;
+
+	if (!l)
+		return -ENOENT;
+	pid = l->pid;
+	l->ctl.timeout_ms = 5000;
+	if (qmpc_helper_quit(&l->ctl, &ignored) < 0 && pid > 0)
+		kill(pid, SIGKILL);
+	/* Wait for it to be gone, so a create right after does not clash. */
+	for (int i = 0; i < 500 && util_pid_alive(pid); i++)
+		util_sleep_ms(10);
+	if (util_pid_alive(pid)) {
+		kill(pid, SIGKILL);
+		util_sleep_ms(50);
+	}
+	forget(d, l, "destroyed");
+	return 0;
+}
+
+void domains_adopt(struct colod *d)
+{
+	struct state_domain *v;
+	size_t n;
+
+	if (state_domain_list(&d->st, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct helper_info info;
+		struct dom_link *l;
+
+		if (domains_get(d, v[i].name, NULL))
+			continue;
+		l = link_open(d, v[i].name, 3000, &info);
+		if (!l) {
+			/* No helper answers: the domain is gone. */
+			colod_txn_begin(d);
+			state_domain_delete(&d->st, v[i].name);
+			announce(d, v[i].name, RUN_STATE_SHUTDOWN,
+				 "helper gone while colod was down");
+			colod_txn_commit(d);
+			log_warn("domain %s: helper gone; forgotten", v[i].name);
+			continue;
+		}
+		link_add(d, l);
+		colod_txn_begin(d);
+		state_domain_set_run(&d->st, v[i].name, info.state, l->pid);
+		colod_txn_commit(d);
+		log_info("domain %s: re-adopted helper pid %d", v[i].name,
+			 (int)l->pid);
+		helper_info_fini(&info);
+	}
+	free(v);
+}
+
+void domains_fini(struct colod *d)
+{
+	/* The helpers live on; only the connections close. */
+	for (int i = 0; i < d->doms.n; i++)
+		link_free(d->doms.v[i]);
+	d->doms.n = 0;
+}
+
+int domains_pollitems(struct colod *d, zmq_pollitem_t *pi, int max)
+{
+	int k = 0;
+
+	for (int i = 0; i < d->doms.n && k + 2 <= max; i++) {
+		pi[k++] = (zmq_pollitem_t){ d->doms.v[i]->sub, 0, ZMQ_POLLIN, 0 };
+		pi[k++] = (zmq_pollitem_t){ NULL, d->doms.v[i]->pidfd,
+					    d->doms.v[i]->pidfd >= 0 ?
+					    ZMQ_POLLIN : 0, 0 };
+	}
+	return k;
+}
+
+/* One event from a helper: state changes are recorded, then announced;
+ * console output is passed on as it is. */
+static void forward_event(struct colod *d, struct dom_link *l)
+{
+	char topic[64];
+	zmq_msg_t m;
+	json_t *ev;
+	int n, more = 0;
+	size_t sz = sizeof(more);
+
+	n = zmq_recv(l->sub, topic, sizeof(topic) - 1, ZMQ_DONTWAIT);
+	if (n < 0)
+		return;
+	topic[n < (int)sizeof(topic) ? n : (int)sizeof(topic) - 1] = '\0';
+	zmq_getsockopt(l->sub, ZMQ_RCVMORE, &more, &sz);
+	if (!more)
+		return;
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, l->sub, 0) < 0) {
+		zmq_msg_close(&m);
+		return;
+	}
+	ev = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+	zmq_msg_close(&m);
+	if (!ev)
+		return;
+	if (strcmp(topic, "DOMAIN_STATE") == 0) {
+		struct qev_domain_state s;
+
+		if (qev_domain_state_from_json(json_object_get(ev, "data"), &s,
+					       false, "", NULL) == 0) {
+			colod_txn_begin(d);
+			state_domain_set_run(&d->st, l->name, s.state, l->pid);
+			announce(d, l->name, s.state, s.reason);
+			colod_txn_commit(d);
+			qev_domain_state_fini(&s);
+		}
+	} else if (strcmp(topic, "CONSOLE_OUTPUT") == 0) {
+		ctl_publish(d->pub, ev);
+	}
+	json_decref(ev);
+}
+
+void domains_handle(struct colod *d, zmq_pollitem_t *pi, int n)
+{
+	struct dom_link *gone[DOMAINS_MAX];
+	int ngone = 0;
+
+	for (int k = 0; k + 1 < n; k += 2) {
+		struct dom_link *l = NULL;
+
+		for (int i = 0; i < d->doms.n; i++)
+			if (d->doms.v[i]->sub == pi[k].socket)
+				l = d->doms.v[i];
+		if (!l)
+			continue;
+		if (pi[k].revents & ZMQ_POLLIN)
+			for (int j = 0; j < 64; j++)
+				forward_event(d, l);
+		if (pi[k + 1].revents & ZMQ_POLLIN)
+			gone[ngone++] = l;
+	}
+	for (int i = 0; i < ngone; i++) {
+		forward_event(d, gone[i]);	/* its last words */
+		forget(d, gone[i], "helper exited");
+	}
+}

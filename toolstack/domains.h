@@ -1,0 +1,57 @@
+/* colod's side of the dom-helpers: spawning them (detached, so they
+ * outlive colod), re-adopting them after a colod restart, forwarding
+ * their events, and noticing when one exits. */
+#ifndef COLO_DOMAINS_H
+#define COLO_DOMAINS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "ctl.h"
+#include "domain.h"
+#include "error.h"
+#include "state.h"
+
+#define DOMAINS_MAX		64
+#define HELPER_START_TIMEOUT_MS	60000
+#define HELPER_CALL_TIMEOUT_MS	60000
+
+struct colod;
+
+struct dom_link {
+	char name[65];
+	pid_t pid;
+	int pidfd;		/* readable once the helper has exited */
+	struct ctl_client ctl;
+	void *sub;		/* the helper's events */
+};
+
+struct domains {
+	struct dom_link *v[DOMAINS_MAX];
+	int n;
+};
+
+/* Spawns a helper for cfg (or to restore restore_path, whose config is
+ * cfg), records the domain and connects to it. */
+int domains_create(struct colod *d, const struct domain_config *cfg,
+		const char *restore_path, bool paused, struct state_domain *out,
+		struct colo_error *err);
+/* Tells the helper to quit (SIGKILL if it does not) and removes the row. */
+int domains_destroy(struct colod *d, const char *name,
+		struct colo_error *err);
+/* The link of a running domain; DomainNotFound otherwise. */
+struct dom_link *domains_get(struct colod *d, const char *name,
+		struct colo_error *err);
+
+/* At start-up: reconnect to every recorded domain whose helper still
+ * answers; forget the others. */
+void domains_adopt(struct colod *d);
+void domains_fini(struct colod *d);
+
+/* The main loop polls these: two items per domain. */
+int domains_pollitems(struct colod *d, zmq_pollitem_t *pi, int max);
+void domains_handle(struct colod *d, zmq_pollitem_t *pi, int n);
+
+/* The helper binary: $COLO_DOM_HELPER, else next to colod, else sbindir. */
+const char *domains_helper_path(void);
+
+#endif
