@@ -76,6 +76,50 @@ static int validate(xmlDocPtr doc, struct err_sink *sink)
 	return 0;
 }
 
+/* RelaxNG's messages for <interleave> content are vague ("expecting an
+ * element os, got nothing"), so unknown elements are caught first, with
+ * their own line. */
+static const struct {
+	const char *parent;
+	const char *children;	/* space-separated */
+} known_children[] = {
+	{ "domain", " name uuid description memory vcpu os on_poweroff "
+		    "on_crash devices " },
+	{ "os", " type kernel cmdline " },
+	{ "devices", " interface disk serial " },
+	{ "interface", " mac source target model " },
+	{ "disk", " driver source target readonly " },
+	{ "source", " host " },
+};
+
+static int check_elements(xmlNodePtr n, struct err_sink *sink)
+{
+	for (xmlNodePtr c = n->children; c; c = c->next) {
+		char want[80];
+		const char *list = NULL;
+
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		for (size_t i = 0; i < sizeof(known_children) /
+		     sizeof(known_children[0]); i++)
+			if (!xmlStrcmp(n->name,
+				       (const xmlChar *)known_children[i].parent))
+				list = known_children[i].children;
+		snprintf(want, sizeof(want), " %s ", (const char *)c->name);
+		if (list && !strstr(list, want)) {
+			snprintf(sink->buf, sink->len, "%s:%ld: unexpected "
+				 "element <%s> in <%s>", sink->fname,
+				 xmlGetLineNo(c), (const char *)c->name,
+				 (const char *)n->name);
+			sink->set = true;
+			return -EINVAL;
+		}
+		if (check_elements(c, sink) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static xmlNodePtr child(xmlNodePtr n, const char *name)
 {
 	for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
@@ -312,7 +356,10 @@ int domain_config_parse(struct domain_config *c, const char *text,
 			snprintf(err, errlen, "%s: not well-formed XML", fname);
 		return -EINVAL;
 	}
-	rc = validate(doc, &sink);
+	rc = xmlDocGetRootElement(doc) ?
+	     check_elements(xmlDocGetRootElement(doc), &sink) : -EINVAL;
+	if (rc == 0)
+		rc = validate(doc, &sink);
 	if (rc == 0)
 		rc = extract(c, xmlDocGetRootElement(doc), fname, err, errlen);
 	if (rc == 0) {

@@ -9,8 +9,10 @@
  * little as possible.
  */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define PTE_PRESENT_RW_USER	0x07
-#define PDE_LARGE		0x80
+/* Accessed (and for leaves, dirty) are set up front, so the page walker
+ * never writes the tables: their pages stay clean in the dirty log. */
+#define PTE_PRESENT_RW_USER	0x27
+#define PDE_LARGE		0xc0
 #define MSR_EFER		0xc0000080
 #define EFER_LME		0x100
 #define CR0_PE_MP_PG		0x80000003

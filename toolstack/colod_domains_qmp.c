@@ -36,8 +36,9 @@ int qmp_domain_create(void *opaque, const struct qmp_domain_create_args *a,
 	char why[512];
 	int rc;
 
-	rc = domain_config_parse(&cfg, a->config, strlen(a->config), "config",
-				 why, sizeof(why));
+	rc = domain_config_parse(&cfg, a->config, strlen(a->config),
+				 a->has_source ? a->source : "config", why,
+				 sizeof(why));
 	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER, "%s", why);
 		return rc;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include "colo-qapi-client.h"
 #include "colo-qapi-commands.h"
 #include "colo_fsm.h"
 #include "colod.h"
@@ -112,6 +113,26 @@ int qmp_query_host_info(void *opaque, struct host_info *ret,
 	return 0;
 }
 
+/* Live figures from the domain's helper, when it answers quickly. */
+static void refresh_from_helper(struct colod *d, struct domain_info *o)
+{
+	struct dom_link *l = domains_get(d, o->name, NULL);
+	struct helper_info hi;
+	struct colo_error err = { 0 };
+	int saved;
+
+	if (!l)
+		return;
+	saved = l->ctl.timeout_ms;
+	l->ctl.timeout_ms = 2000;
+	if (qmpc_helper_query(&l->ctl, &hi, &err) == 0) {
+		o->cpu_time = hi.cpu_time;
+		o->state = hi.state;
+		helper_info_fini(&hi);
+	}
+	l->ctl.timeout_ms = saved;
+}
+
 static void fill_domain_info(struct domain_info *o,
 		const struct state_domain *s)
 {
@@ -148,8 +169,10 @@ int qmp_query_domains(void *opaque, const struct qmp_query_domains_args *args,
 	*ret = calloc(n ? n : 1, sizeof(**ret));
 	if (!*ret)
 		abort();
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		fill_domain_info(&(*ret)[i], &v[i]);
+		refresh_from_helper(d, &(*ret)[i]);
+	}
 	*ret_count = n;
 	if (v != &one)
 		free(v);

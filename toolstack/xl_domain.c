@@ -126,6 +126,8 @@ int xl_cmd_create(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 	}
 	a.has_paused = f.p;
 	a.paused = f.p;
+	a.has_source = true;
+	a.source = argv[first];
 	if (xl_connect(x) < 0) {
 		free(a.config);
 		return XL_FAIL;

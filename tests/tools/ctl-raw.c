@@ -47,10 +47,10 @@ int main(int argc, char **argv)
 {
 	int c, timeout = 5000, linger = 0;
 	size_t size = 0, len;
-	char *payload, reply[65536];
+	char *payload;
+	zmq_msg_t msg;
 	void *ctx, *s;
 	zmq_pollitem_t pi;
-	int n;
 
 	while ((c = getopt(argc, argv, "t:s:")) != -1) {
 		if (c == 't')
@@ -87,11 +87,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ctl-raw: no reply within %d ms\n", timeout);
 		return 3;
 	}
-	n = zmq_recv(s, reply, sizeof(reply) - 1, 0);
-	if (n < 0)
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, s, 0) < 0)
 		return 1;
-	reply[n < (int)sizeof(reply) - 1 ? n : (int)sizeof(reply) - 1] = '\0';
-	printf("%s\n", reply);
+	fwrite(zmq_msg_data(&msg), 1, zmq_msg_size(&msg), stdout);
+	putchar('\n');
+	zmq_msg_close(&msg);
 	free(payload);
 	zmq_close(s);
 	zmq_ctx_term(ctx);
