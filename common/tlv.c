@@ -42,7 +42,8 @@ int tlv_put_raw(struct tlv_buf *b, const void *data, size_t len)
 {
 	if (reserve(b, len) < 0)
 		return -ENOMEM;
-	memcpy(b->data + b->len, data, len);
+	if (len)
+		memcpy(b->data + b->len, data, len);
 	b->len += len;
 	return 0;
 }
@@ -55,7 +56,8 @@ int tlv_put(struct tlv_buf *b, uint32_t tag, const void *data, size_t len)
 	if (len > UINT32_MAX || reserve(b, sizeof(hdr) + len + pad) < 0)
 		return -ENOMEM;
 	memcpy(b->data + b->len, hdr, sizeof(hdr));
-	memcpy(b->data + b->len + sizeof(hdr), data, len);
+	if (len)
+		memcpy(b->data + b->len + sizeof(hdr), data, len);
 	memset(b->data + b->len + sizeof(hdr) + len, 0, pad);
 	b->len += sizeof(hdr) + len + pad;
 	return 0;

@@ -86,6 +86,7 @@ static struct dom_link *link_open(struct colod *d, const char *name,
 		return NULL;
 	}
 	l->pid = (pid_t)info->pid;
+	l->last = info->state;
 	l->pidfd = pidfd_open_compat(l->pid);
 	l->sub = zmq_socket(d->zctx, ZMQ_SUB);
 	zmq_setsockopt(l->sub, ZMQ_LINGER, &linger, sizeof(linger));
@@ -334,16 +335,23 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 	return 0;
 }
 
-/* The helper is gone: forget the domain, commit, then announce. */
-static void forget(struct colod *d, struct dom_link *l, const char *why)
+/* The helper is gone.  A guest that powered off (or a destroy) takes its
+ * domain with it; a helper that died otherwise leaves a crashed domain,
+ * whose COLO state stays until it is destroyed. */
+static void forget(struct colod *d, struct dom_link *l, const char *why,
+		bool remove)
 {
 	char name[65];
 
 	snprintf(name, sizeof(name), "%s", l->name);
+	remove = remove || l->last == RUN_STATE_SHUTDOWN;
 	link_remove(d, l);
 	colod_txn_begin(d);
-	state_domain_delete(&d->st, name);
-	announce(d, name, RUN_STATE_SHUTDOWN, why);
+	if (remove)
+		state_domain_delete(&d->st, name);
+	else
+		state_domain_set_run(&d->st, name, RUN_STATE_CRASHED, 0);
+	announce(d, name, remove ? RUN_STATE_SHUTDOWN : RUN_STATE_CRASHED, why);
 	colod_txn_commit(d);
 	log_info("domain %s: %s", name, why);
 }
@@ -351,12 +359,23 @@ static void forget(struct colod *d, struct dom_link *l, const char *why)
 int domains_destroy(struct colod *d, const char *name,
 		struct colo_error *err)
 {
-	struct dom_link *l = domains_get(d, name, err);
+	struct dom_link *l = domains_get(d, name, NULL);
 	struct colo_error ignored = { 0 };
+	struct state_domain row;
 	pid_t pid;
 
-	if (!l)
-		return -ENOENT;
+	if (!l) {
+		/* No helper: a crashed domain can still be destroyed. */
+		if (state_domain_get(&d->st, name, &row) < 0) {
+			colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
+				       "domain '%s' not found", name);
+			return -ENOENT;
+		}
+		colod_txn_begin(d);
+		state_domain_delete(&d->st, name);
+		announce(d, name, RUN_STATE_SHUTDOWN, "destroyed");
+		return colod_txn_commit(d);
+	}
 	pid = l->pid;
 	l->ctl.timeout_ms = 5000;
 	if (qmpc_helper_quit(&l->ctl, &ignored) < 0 && pid > 0)
@@ -368,7 +387,7 @@ int domains_destroy(struct colod *d, const char *name,
 		kill(pid, SIGKILL);
 		util_sleep_ms(50);
 	}
-	forget(d, l, "destroyed");
+	forget(d, l, "destroyed", true);
 	return 0;
 }
 
@@ -387,13 +406,16 @@ void domains_adopt(struct colod *d)
 			continue;
 		l = link_open(d, v[i].name, 3000, &info);
 		if (!l) {
-			/* No helper answers: the domain is gone. */
+			if (v[i].run_state == RUN_STATE_CRASHED)
+				continue;
 			colod_txn_begin(d);
-			state_domain_delete(&d->st, v[i].name);
-			announce(d, v[i].name, RUN_STATE_SHUTDOWN,
+			state_domain_set_run(&d->st, v[i].name,
+					     RUN_STATE_CRASHED, 0);
+			announce(d, v[i].name, RUN_STATE_CRASHED,
 				 "helper gone while colod was down");
 			colod_txn_commit(d);
-			log_warn("domain %s: helper gone; forgotten", v[i].name);
+			log_warn("domain %s: no helper answers; crashed",
+				 v[i].name);
 			continue;
 		}
 		link_add(d, l);
@@ -459,6 +481,7 @@ static void forward_event(struct colod *d, struct dom_link *l)
 
 		if (qev_domain_state_from_json(json_object_get(ev, "data"), &s,
 					       false, "", NULL) == 0) {
+			l->last = s.state;
 			colod_txn_begin(d);
 			state_domain_set_run(&d->st, l->name, s.state, l->pid);
 			announce(d, l->name, s.state, s.reason);
@@ -491,7 +514,8 @@ void domains_handle(struct colod *d, zmq_pollitem_t *pi, int n)
 			gone[ngone++] = l;
 	}
 	for (int i = 0; i < ngone; i++) {
-		forward_event(d, gone[i]);	/* its last words */
-		forget(d, gone[i], "helper exited");
+		for (int j = 0; j < 64; j++)
+			forward_event(d, gone[i]);	/* its last words */
+		forget(d, gone[i], "helper exited", false);
 	}
 }

@@ -23,6 +23,7 @@ struct dom_link {
 	int pidfd;		/* readable once the helper has exited */
 	struct ctl_client ctl;
 	void *sub;		/* the helper's events */
+	enum run_state last;	/* as the helper last reported it */
 };
 
 struct domains {
@@ -35,7 +36,8 @@ struct domains {
 int domains_create(struct colod *d, const struct domain_config *cfg,
 		const char *restore_path, bool paused, struct state_domain *out,
 		struct colo_error *err);
-/* Tells the helper to quit (SIGKILL if it does not) and removes the row. */
+/* Tells the helper to quit (SIGKILL if it does not) and removes the row;
+ * also removes the row of a domain whose helper died. */
 int domains_destroy(struct colod *d, const char *name,
 		struct colo_error *err);
 /* The link of a running domain; DomainNotFound otherwise. */
@@ -43,7 +45,7 @@ struct dom_link *domains_get(struct colod *d, const char *name,
 		struct colo_error *err);
 
 /* At start-up: reconnect to every recorded domain whose helper still
- * answers; forget the others. */
+ * answers; mark the others crashed (their COLO state is kept). */
 void domains_adopt(struct colod *d);
 void domains_fini(struct colod *d);
 

@@ -69,8 +69,10 @@ grep -o '"status":"[a-z]*"' "$TMP/events" | tr '\n' ' ' |
 grep -q '"timestamp":{"seconds":[0-9]*,"microseconds":[0-9]*}' "$TMP/events" ||
 	fail "events lack timestamps"
 
-step "status after failover"
-expect_rc 0 xl a co st web
+step "status after failover (and unambiguous prefixes)"
+expect_rc 2 xl a co st web
+contains "$ERR" "'co' is ambiguous; it could be: colo console"
+expect_rc 0 xl a col st web
 contains "$OUT" "mode                   : unknown"
 contains "$OUT" "last-mode              : primary"
 contains "$OUT" "reason                 : request"

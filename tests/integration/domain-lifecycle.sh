@@ -132,12 +132,15 @@ echo "$OUT" | grep -Eq '^web +1 .* r-----' || fail "not re-adopted: $OUT"
 expect_rc 0 xl d console -w 1500 web </dev/null
 contains "$OUT" "CHECK ok"
 
-step "a killed helper is noticed"
+step "a killed helper leaves a crashed domain, which destroy removes"
 kill -9 "$hpid"
-wait_for 10 bash -c "COLO_RUN_DIR=$TMP/d/run $XL list | grep -q web && exit 1 || exit 0" ||
-	fail "colod still lists web"
-grep -q '"domain":"web","state":"shutdown","reason":"helper exited"' \
+wait_for 10 bash -c "COLO_RUN_DIR=$TMP/d/run $XL list | grep -Eq '^web .* ----c-'" ||
+	fail "web not shown crashed: $(xl d list)"
+grep -q '"domain":"web","state":"crashed","reason":"helper exited"' \
 	<(db d "SELECT event FROM event_log") || fail "no DOMAIN_STATE event"
+expect_rc 0 xl d destroy web
+expect_rc 0 xl d list
+[ "$(echo "$OUT" | wc -l)" -eq 1 ] || fail "destroy left: $OUT"
 
 step "a guest that powers off is gone"
 sed "s|counter.elf|hello.elf|; s|<cmdline>.*</cmdline>|<cmdline>exit=0</cmdline>|" \
