@@ -9,6 +9,8 @@
 #include "colo-qapi-events.h"
 #include "console.h"
 #include "devices/serial.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "domain.h"
 #include "vm.h"
 
@@ -18,6 +20,7 @@ struct helper_opts {
 	const char *ctl_endpoint;
 	const char *event_endpoint;
 	const char *console_log;
+	const char *run_dir;		/* default home of NIC sockets */
 	bool paused;
 	bool foreground;
 	int status_fd;			/* start-up result goes here */
@@ -31,6 +34,10 @@ struct helper {
 	struct vm vm;
 	bool vm_created;
 	struct serial serial;
+	struct vnet nics[DOMAIN_MAX_NICS];
+	int nnics;
+	struct vblk disks[DOMAIN_MAX_DISKS];
+	int ndisks;
 	struct console console;
 	void *zctx;
 	void *ctl;
@@ -44,10 +51,15 @@ struct helper {
 /* helper.c: devices and the VM as the domain config describes them. */
 int helper_build(struct helper *h, bool load_kernel, char *err,
 		size_t errlen);
+int helper_start_devices(struct helper *h);
 void helper_teardown(struct helper *h);
 enum run_state helper_run_state(struct helper *h);
 /* Publishes DOMAIN_STATE if the state changed since last time. */
 void helper_announce(struct helper *h, const char *reason);
+
+/* All virtio devices, for save/restore and quiescing. */
+int helper_virtio_count(struct helper *h);
+struct virtio_dev *helper_virtio(struct helper *h, int i);
 
 /* savevm.c: the whole VM as a colo-stream.  The VM must be paused. */
 struct save_result {

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  -C, --ctl ENDPOINT     ZeroMQ control socket to bind\n"
 		"  -E, --events ENDPOINT  ZeroMQ event socket to bind\n"
 		"  -o, --console-log FILE append console output here (- for stdout)\n"
+		"  -r, --run-dir DIR      where NIC sockets go by default (.)\n"
 		"  -p, --paused           do not start the vCPUs\n"
 		"  -d, --dirty-mode MODE  bitmap (default) or ring\n"
 		"  -s, --status-fd FD     report start-up success or failure on FD\n"
@@ -44,6 +45,7 @@ static int parse_args(struct helper_opts *o, int argc, char **argv)
 		{ "ctl", required_argument, NULL, 'C' },
 		{ "events", required_argument, NULL, 'E' },
 		{ "console-log", required_argument, NULL, 'o' },
+		{ "run-dir", required_argument, NULL, 'r' },
 		{ "paused", no_argument, NULL, 'p' },
 		{ "dirty-mode", required_argument, NULL, 'd' },
 		{ "status-fd", required_argument, NULL, 's' },
@@ -60,7 +62,8 @@ static int parse_args(struct helper_opts *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->status_fd = -1;
 	o->log_level = LOG_LVL_INFO;
-	while ((c = getopt_long(argc, argv, "c:R:C:E:o:pd:s:L:l:h", lo,
+	o->run_dir = ".";
+	while ((c = getopt_long(argc, argv, "c:R:C:E:o:r:pd:s:L:l:h", lo,
 				NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config_path = optarg; break;
@@ -68,6 +71,7 @@ static int parse_args(struct helper_opts *o, int argc, char **argv)
 		case 'C': o->ctl_endpoint = optarg; break;
 		case 'E': o->event_endpoint = optarg; break;
 		case 'o': o->console_log = optarg; break;
+		case 'r': o->run_dir = optarg; break;
 		case 'p': o->paused = true; break;
 		case 'd':
 			if (dirty_mode_parse(optarg, &o->dirty_mode) < 0) {
@@ -177,6 +181,12 @@ static int start(struct helper *h, char *err, size_t errlen)
 		return rc;
 	if (open_sockets(h, err, errlen) < 0)
 		return -1;
+	rc = helper_start_devices(h);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start device threads: %s",
+			 strerror(-rc));
+		return rc;
+	}
 	if (!h->opts.paused)
 		vm_resume(&h->vm);
 	else

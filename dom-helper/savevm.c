@@ -88,6 +88,8 @@ static int write_state(struct helper *h, struct stream_writer *w)
 		tlv_buf_reset(&b);
 		serial_save(&h->serial, &ss);
 		rc = tlv_put(&b, DEV_SERIAL, &ss, sizeof(ss));
+		for (int i = 0; rc == 0 && i < helper_virtio_count(h); i++)
+			rc = virtio_dev_save(helper_virtio(h, i), &b);
 		if (rc == 0)
 			rc = stream_write(w, REC_DEVICE_STATE, b.data, b.len);
 	}
@@ -182,6 +184,13 @@ static int load_devices(struct helper *h, const uint8_t *body, uint32_t len,
 				goto bad;
 			break;
 		default:
+			if (tag >= 16 && tag - 16 < (uint32_t)helper_virtio_count(h)) {
+				rc = virtio_dev_load(helper_virtio(h, (int)tag - 16),
+						     d, slen, err, errlen);
+				if (rc < 0)
+					return rc;
+				break;
+			}
 			snprintf(err, errlen, "DEVICE_STATE: unknown device %u",
 				 tag);
 			return -EPROTO;

@@ -305,6 +305,9 @@ void vm_pause(struct vm *vm)
 
 void vm_resume(struct vm *vm)
 {
+	/* Devices first: a resumed vCPU may kick a queue at once. */
+	if (vm->unquiesce)
+		vm->unquiesce(vm->quiesce_opaque);
 	pthread_mutex_lock(&vm->lock);
 	for (int i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].run)

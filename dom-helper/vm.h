@@ -87,6 +87,7 @@ struct vm {
 	/* Hooks run by the vCPU that is last to park, before vm_pause()
 	 * returns, so devices can quiesce. */
 	void (*quiesce)(void *opaque);
+	void (*unquiesce)(void *opaque);
 	void *quiesce_opaque;
 };
 

@@ -154,6 +154,8 @@ static void exec_helper(struct colod *d, const char *name, const char *cfg,
 	argv[n++] = fd;
 	argv[n++] = "--log";
 	argv[n++] = log;
+	argv[n++] = "--run-dir";
+	argv[n++] = d->cfg.run_dir;
 	if (paused)
 		argv[n++] = "--paused";
 	argv[n] = NULL;
