@@ -86,7 +86,7 @@ static int build_devices(struct helper *h, char *cmdline, size_t clen,
 
 		snprintf(serial, sizeof(serial), "%.14s-vd%c", h->cfg.name,
 			 'a' + i);
-		rc = vblk_init(&h->disks[i], &h->vm, h->nnics + h->ndisks,
+		rc = vblk_init(&h->disks[i], &h->vm, h->nnics + h->ndisks, i,
 			       &h->cfg.disks[i], serial, err, errlen);
 		h->ndisks++;
 		virtio_dev_cmdline(&h->disks[i].dev, word, sizeof(word));

@@ -217,7 +217,7 @@ static int connect_nbd(struct vblk *b, const struct domain_disk *disk)
 	return nbd_connect_tcp(b->nbd, disk->host, port) < 0 ? -EIO : 0;
 }
 
-int vblk_init(struct vblk *b, struct vm *vm, int index,
+int vblk_init(struct vblk *b, struct vm *vm, int index, int disk_no,
 		const struct domain_disk *disk, const char *serial, char *err,
 		size_t errlen)
 {
@@ -228,14 +228,15 @@ int vblk_init(struct vblk *b, struct vm *vm, int index,
 	snprintf(b->serial, sizeof(b->serial), "%s", serial);
 	rc = connect_nbd(b, disk);
 	if (rc < 0) {
-		snprintf(err, errlen, "disk %d: cannot connect to %s: %s", index,
+		snprintf(err, errlen, "disk vd%c: cannot connect to %s: %s",
+			 'a' + disk_no,
 			 b->desc, b->nbd ? nbd_get_error() : "out of memory");
 		return rc;
 	}
 	size = nbd_get_size(b->nbd);
 	if (size < 0 || size % SECTOR) {
-		snprintf(err, errlen, "disk %d: %s has a size that is not whole "
-			 "512-byte sectors", index, b->desc);
+		snprintf(err, errlen, "disk vd%c: %s has a size that is not "
+			 "whole 512-byte sectors", 'a' + disk_no, b->desc);
 		return -EINVAL;
 	}
 	b->size = (uint64_t)size;
@@ -244,7 +245,8 @@ int vblk_init(struct vblk *b, struct vm *vm, int index,
 	rc = virtio_dev_init(&b->dev, vm, index, b->readonly ? &vblk_ops_ro :
 			     &vblk_ops_rw, b);
 	if (rc < 0)
-		snprintf(err, errlen, "disk %d: %s", index, strerror(-rc));
+		snprintf(err, errlen, "disk vd%c: %s", 'a' + disk_no,
+			 strerror(-rc));
 	return rc;
 }
 

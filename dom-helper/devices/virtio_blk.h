@@ -22,7 +22,7 @@ struct vblk {
 	uint64_t reads, writes, flushes, errors;
 };
 
-int vblk_init(struct vblk *b, struct vm *vm, int index,
+int vblk_init(struct vblk *b, struct vm *vm, int index, int disk_no,
 		const struct domain_disk *disk, const char *serial, char *err,
 		size_t errlen);
 void vblk_fini(struct vblk *b);
