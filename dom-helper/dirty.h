@@ -24,7 +24,7 @@ enum dirty_mode {
 	DIRTY_MODE_RING,
 };
 
-#define DIRTY_RING_ENTRIES	4096	/* per vCPU */
+#define DIRTY_RING_ENTRIES	65536	/* per vCPU: 1 MiB, the most KVM allows here */
 
 struct dirty_log {
 	enum dirty_mode mode;
