@@ -121,11 +121,20 @@ static void link_remove(struct colod *d, struct dom_link *l)
 struct dom_link *domains_get(struct colod *d, const char *name,
 		struct colo_error *err)
 {
+	struct state_domain row;
+
 	for (int i = 0; i < d->doms.n; i++)
 		if (strcmp(d->doms.v[i]->name, name) == 0)
 			return d->doms.v[i];
-	colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
-		       "domain '%s' not found", name);
+	if (err && state_domain_get(&d->st, name, &row) == 0)
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "domain '%s' has no running helper (it %s); "
+			       "destroy it", name,
+			       row.run_state == RUN_STATE_CRASHED ? "crashed" :
+			       "is not running");
+	else
+		colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
+			       "domain '%s' not found", name);
 	return NULL;
 }
 
@@ -319,6 +328,7 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 		colod_txn_begin(d);
 		state_domain_delete(&d->st, cfg->name);
 		colod_txn_commit(d);
+		unlink(path);
 		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s",
 			       *why ? why : "the helper did not answer");
 		return rc < 0 ? rc : -EIO;

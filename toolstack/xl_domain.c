@@ -224,7 +224,8 @@ int xl_cmd_save(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 	a.continue_ = f.c;
 	if (xl_connect(x) < 0)
 		return XL_FAIL;
-	printf("Saving domain %s to %s...\n", a.domain, path);
+	if (!x->json)
+		fprintf(stderr, "Saving domain %s to %s...\n", a.domain, path);
 	rc = qmpc_domain_save(&x->ctl, &a, &si, &err);
 	if (rc < 0)
 		return xl_report(x, "save", rc, &err);

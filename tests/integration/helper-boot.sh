@@ -26,6 +26,11 @@ contains "$OUT" "hello from a colo-kvm guest"
 contains "$OUT" "cmdline: exit=7 greeting=yes tsc_khz="
 contains "$OUT" "memmap 2: 0x100000 +0x1f00000 type 1"
 
+step "with two vCPUs the boot vCPU runs and the other waits for INIT/SIPI"
+sed 's|<vcpu>1</vcpu>|<vcpu>2</vcpu>|' "$TMP/hello.xml" >"$TMP/hello2.xml"
+expect_rc 7 "$HELPER" --config "$TMP/hello2.xml" --console-log -
+contains "$OUT" "hello from a colo-kvm guest"
+
 step "bad kernels"
 bad_kernel() {
 	domain_xml bad "$1" "" >"$TMP/bad.xml"
