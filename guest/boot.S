@@ -121,8 +121,10 @@ start64:
 	jb 2b
 	lidt idt_ptr
 
+	/* As if called: the SysV ABI wants rsp + 8 16-byte aligned at a
+	 * function's entry, or aligned SSE spills fault. */
 	pushq $SEL_UDATA
-	pushq $user_stack_top
+	pushq $(user_stack_top - 8)
 	pushq $RFLAGS_USER
 	pushq $SEL_UCODE
 	pushq $guest_user_entry

@@ -143,7 +143,7 @@ static void rx_work(struct virtio_dev *d)
 	static const uint8_t hdr[VNET_HDR_LEN] = { [10] = 1 };	/* 1 buffer */
 	struct vq *q = &d->q[RXQ];
 	struct vq_elem e;
-	int rc = 0;
+	int rc = 0, delivered = 0;
 
 	while (n->rx_count) {
 		struct vnet_frame *f = &n->rx[n->rx_head];
@@ -162,6 +162,7 @@ static void rx_work(struct virtio_dev *d)
 			n->rx_frames++;
 		}
 		vq_push(q, &e, w);
+		delivered++;
 		free(f->data);
 		n->rx_head = (n->rx_head + 1) % VNET_RX_PENDING;
 		n->rx_count--;
@@ -170,6 +171,8 @@ static void rx_work(struct virtio_dev *d)
 		virtio_dev_broken(d);
 	vq_set_notify(q, true);
 	virtio_dev_notify(d, RXQ);
+	if (delivered)
+		vm_kick(d->vm);		/* a polling guest has input */
 }
 
 /* Takes frames from the guest, as long as the socket keeps up. */
@@ -252,8 +255,6 @@ static void fd_ready(struct virtio_dev *d, int fd, uint32_t events)
 		tx_work(d);
 	}
 	watch_conn(n);
-	if (n->rx_count)
-		vm_kick(d->vm);		/* a polling guest has input */
 }
 
 static void drop_pending(struct vnet *n)
