@@ -131,7 +131,7 @@ static void guest_to_tap(struct proxy *p)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: colo-netproxy --tap NAME --guest SOCKET "
-		"[--log TARGET] [--log-level LEVEL]\n"
+		"[--pidfile FILE] [--log TARGET] [--log-level LEVEL]\n"
 		"Moves frames between a tap device (created if absent) and a\n"
 		"dom-helper's virtio-net socket.\n");
 }
@@ -141,6 +141,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "tap", required_argument, NULL, 't' },
 		{ "guest", required_argument, NULL, 'g' },
+		{ "pidfile", required_argument, NULL, 'p' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -153,10 +154,15 @@ int main(int argc, char **argv)
 	char err[256];
 	uint64_t next_try = 0;
 
-	while ((c = getopt_long(argc, argv, "t:g:L:l:h", lo, NULL)) != -1) {
+	const char *pidfile = NULL;
+	int pidfd = -1;
+	pid_t holder;
+
+	while ((c = getopt_long(argc, argv, "t:g:p:L:l:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': p->tap_name = optarg; break;
 		case 'g': p->guest_path = optarg; break;
+		case 'p': pidfile = optarg; break;
 		case 'L': target = optarg; break;
 		case 'l': level = log_level_parse(optarg); break;
 		case 'h': usage(stdout); return 0;
@@ -169,6 +175,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("colo-netproxy", t, path, (enum log_level)level);
+	/* One netproxy per NIC: the pid file is also a lock. */
+	if (pidfile && util_lock_pidfile(pidfile, &pidfd, &holder) < 0) {
+		fprintf(stderr, "colo-netproxy: %s is held by pid %d\n", pidfile,
+			(int)holder);
+		return 1;
+	}
 	p->tap_fd = tap_open(p->tap_name, err, sizeof(err));
 	if (p->tap_fd < 0) {
 		fprintf(stderr, "colo-netproxy: %s\n", err);
@@ -202,6 +214,8 @@ int main(int argc, char **argv)
 		if (p->guest_fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP)))
 			guest_to_tap(p);
 	}
+	if (pidfile)
+		unlink(pidfile);
 	log_info("stopping: %llu frames to the guest, %llu from it, %llu "
 		 "dropped", (unsigned long long)p->to_guest,
 		 (unsigned long long)p->from_guest,

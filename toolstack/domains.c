@@ -23,11 +23,12 @@
 #include "log.h"
 #include "util.h"
 
-const char *domains_helper_path(void)
+/* A sibling program: $ENV, else next to colod, else in sbindir. */
+static const char *program_path(const char *name, const char *env_name,
+		char *path, size_t len)
 {
-	static char path[PATH_MAX];
 	char self[PATH_MAX];
-	const char *env = getenv("COLO_DOM_HELPER");
+	const char *env = getenv(env_name);
 	ssize_t n;
 
 	if (env && *env)
@@ -35,11 +36,98 @@ const char *domains_helper_path(void)
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
-		snprintf(path, sizeof(path), "%s/colo-dom-helper", dirname(self));
+		snprintf(path, len, "%s/%s", dirname(self), name);
 		if (access(path, X_OK) == 0)
 			return path;
 	}
-	return SBINDIR "/colo-dom-helper";
+	snprintf(path, len, "%s/%s", SBINDIR, name);
+	return path;
+}
+
+const char *domains_helper_path(void)
+{
+	static char path[PATH_MAX];
+
+	return program_path("colo-dom-helper", "COLO_DOM_HELPER", path,
+			    sizeof(path));
+}
+
+static const char *netproxy_path(void)
+{
+	static char path[PATH_MAX];
+
+	return program_path("colo-netproxy", "COLO_NETPROXY", path,
+			    sizeof(path));
+}
+
+static void netproxy_pidfile(struct colod *d, const char *name, int i,
+		char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/dom-%s-net%d.pid", d->cfg.run_dir, name, i);
+}
+
+/* One detached netproxy per NIC that names a tap: the NIC's external
+ * side.  It writes its pid file; destroy uses that. */
+static void spawn_netproxies(struct colod *d, const struct domain_config *cfg)
+{
+	for (int i = 0; i < cfg->nnics; i++) {
+		const struct domain_nic *nic = &cfg->nics[i];
+		char sock[4200], pidf[4200], log[4200];
+		pid_t pid;
+
+		if (!nic->tap[0])
+			continue;
+		if (nic->socket[0])
+			snprintf(sock, sizeof(sock), "%s", nic->socket);
+		else
+			snprintf(sock, sizeof(sock), "%s/%s-net%d.sock",
+				 d->cfg.run_dir, cfg->name, i);
+		netproxy_pidfile(d, cfg->name, i, pidf, sizeof(pidf));
+		snprintf(log, sizeof(log), "file:%s/log/%s-net%d.log",
+			 d->cfg.state_dir, cfg->name, i);
+		pid = fork();
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDWR);
+
+			setsid();
+			if (fork() != 0)
+				_exit(0);
+			if (null >= 0) {
+				dup2(null, 0);
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+			execl(netproxy_path(), "colo-netproxy", "--tap", nic->tap,
+			      "--guest", sock, "--pidfile", pidf, "--log", log,
+			      (char *)NULL);
+			_exit(127);
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		log_info("domain %s: netproxy for tap %s", cfg->name, nic->tap);
+	}
+}
+
+static void kill_netproxies(struct colod *d, const char *name)
+{
+	for (int i = 0; i < DOMAIN_MAX_NICS; i++) {
+		char pidf[4200], buf[32];
+		int fd;
+		ssize_t n;
+
+		netproxy_pidfile(d, name, i, pidf, sizeof(pidf));
+		fd = open(pidf, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (atoi(buf) > 0)
+				kill(atoi(buf), SIGTERM);
+		}
+		unlink(pidf);
+	}
 }
 
 static void link_paths(struct colod *d, const char *name, char *ctl,
@@ -334,6 +422,7 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 		return rc < 0 ? rc : -EIO;
 	}
 	link_add(d, l);
+	spawn_netproxies(d, cfg);
 	row.run_state = info.state;
 	row.helper_pid = l->pid;
 	helper_info_fini(&info);
@@ -358,6 +447,7 @@ static void forget(struct colod *d, struct dom_link *l, const char *why,
 	snprintf(name, sizeof(name), "%s", l->name);
 	remove = remove || l->last == RUN_STATE_SHUTDOWN;
 	link_remove(d, l);
+	kill_netproxies(d, name);
 	colod_txn_begin(d);
 	if (remove)
 		state_domain_delete(&d->st, name);
@@ -383,6 +473,7 @@ int domains_destroy(struct colod *d, const char *name,
 				       "domain '%s' not found", name);
 			return -ENOENT;
 		}
+		kill_netproxies(d, name);
 		colod_txn_begin(d);
 		state_domain_delete(&d->st, name);
 		announce(d, name, RUN_STATE_SHUTDOWN, "destroyed");
