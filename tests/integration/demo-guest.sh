@@ -84,6 +84,51 @@ wait_for 20 bash -c "grep -c KV-READY $CON | grep -q 2" || fail "not ready again
 [ "$(rcli get greeting)" = hello ] || fail "early write lost"
 [ "$(rcli dbsize)" = $((before + 1)) ] || fail "dbsize $(rcli dbsize), want $((before + 1))"
 
+step "200 concurrent connections"
+in_client python3 - "$GUEST" <<'PY' || fail "concurrent connections"
+import socket, sys
+conns = [socket.create_connection((sys.argv[1], 6379), timeout=10) for _ in range(200)]
+for i, s in enumerate(conns):
+    s.sendall(b'*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n' % (len(str(i)), i))
+for i, s in enumerate(conns):
+    want = b'$%d\r\n%d\r\n' % (len(str(i)), i)
+    got = b''
+    while len(got) < len(want):
+        got += s.recv(64)
+    assert got == want, (i, got)
+for s in conns:
+    s.close()
+print('200 connections answered')
+PY
+
+step "a torn record at the log's tail is ignored at replay"
+tail_at=$(sed -n 's/.*tail at \([0-9]*\) of.*/\1/p' "$CON" | tail -n 1)
+expect_rc 0 xl a destroy web
+# After the last record: a header promising 40 bytes, then half of them.
+python3 - "$TMP/disk.raw" <<'PY'
+import sys
+f = open(sys.argv[1], 'r+b')
+data = f.read()
+# Find the end of the records the guest wrote: the first zero length.
+off = 512
+while True:
+    n = int.from_bytes(data[off:off + 4], 'little')
+    if n == 0:
+        break
+    off += 8 + n
+f.seek(off)
+f.write((40).to_bytes(4, 'little') + (0x12345678).to_bytes(4, 'little') + b'torn' * 5)
+PY
+expect_rc 0 xl a create "$TMP/web.xml"
+wait_for 20 bash -c "grep -c KV-READY $CON | grep -q 3" || fail "not ready after a torn tail"
+[ "$(rcli get last-key)" = last-value ] || fail "records before the torn tail lost"
+[ "$(rcli set after-torn yes)" = OK ] || fail "cannot write after a torn tail"
+expect_rc 0 xl a destroy web
+expect_rc 0 xl a create "$TMP/web.xml"
+wait_for 20 bash -c "grep -c KV-READY $CON | grep -q 4" || fail "not ready"
+[ "$(rcli get after-torn)" = yes ] || fail "the write after the torn tail was lost"
+[ -n "$tail_at" ] || fail "no tail reported"
+
 step "save and restore in the middle of a redis-benchmark run"
 in_client redis-benchmark -h "$GUEST" -q -n 200000 -c 20 -P 4 -t set,get \
 	>"$TMP/bench2" 2>&1 &
