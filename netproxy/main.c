@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define FRAME_MAX 65536
+#define OUT_MAX (1u << 20)	/* a slow guest costs frames, not a stall */
 
 struct proxy {
 	const char *tap_name;
@@ -26,6 +27,8 @@ struct proxy {
 	int guest_fd;
 	uint8_t in[4 + FRAME_MAX];	/* from the guest socket */
 	size_t in_len;
+	uint8_t *out;			/* to the guest socket, unsent */
+	size_t out_len;
 	uint64_t to_guest, from_guest, dropped, bad;
 };
 
@@ -64,34 +67,52 @@ static void drop_guest(struct proxy *p, const char *why)
 	close(p->guest_fd);
 	p->guest_fd = -1;
 	p->in_len = 0;
+	p->out_len = 0;
+}
+
+static void flush_guest(struct proxy *p)
+{
+	while (p->guest_fd >= 0 && p->out_len) {
+		ssize_t n = send(p->guest_fd, p->out, p->out_len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				drop_guest(p, "write failed");
+			return;
+		}
+		memmove(p->out, p->out + n, p->out_len - (size_t)n);
+		p->out_len -= (size_t)n;
+	}
 }
 
 /* A frame from the tap goes to the guest; if the guest is not there or
  * not keeping up, it is dropped (as a switch would). */
 static void tap_to_guest(struct proxy *p)
 {
-	uint8_t buf[4 + FRAME_MAX];
+	uint8_t buf[FRAME_MAX];
 
 	for (int i = 0; i < 64; i++) {
-		ssize_t n = read(p->tap_fd, buf + 4, FRAME_MAX);
+		ssize_t n = read(p->tap_fd, buf, sizeof(buf));
+		uint8_t *o;
 
 		if (n <= 0)
-			return;
-		if (p->guest_fd < 0 || n < 14) {
+			break;
+		if (p->guest_fd < 0 || n < 14 ||
+		    p->out_len + 4 + (size_t)n > OUT_MAX) {
 			p->dropped++;
 			continue;
 		}
-		buf[0] = (uint8_t)(n >> 24);
-		buf[1] = (uint8_t)(n >> 16);
-		buf[2] = (uint8_t)(n >> 8);
-		buf[3] = (uint8_t)n;
-		if (send(p->guest_fd, buf, (size_t)n + 4, MSG_NOSIGNAL) !=
-		    n + 4) {
-			drop_guest(p, "write failed");
-			continue;
-		}
+		o = p->out + p->out_len;
+		o[0] = (uint8_t)(n >> 24);
+		o[1] = (uint8_t)(n >> 16);
+		o[2] = (uint8_t)(n >> 8);
+		o[3] = (uint8_t)n;
+		memcpy(o + 4, buf, (size_t)n);
+		p->out_len += 4 + (size_t)n;
 		p->to_guest++;
 	}
+	flush_guest(p);
 }
 
 static void guest_to_tap(struct proxy *p)
@@ -177,17 +198,25 @@ int main(int argc, char **argv)
 	log_init("colo-netproxy", t, path, (enum log_level)level);
 	/* One netproxy per NIC: the pid file is also a lock. */
 	if (pidfile && util_lock_pidfile(pidfile, &pidfd, &holder) < 0) {
-		fprintf(stderr, "colo-netproxy: %s is held by pid %d\n", pidfile,
-			(int)holder);
+		log_error("%s is held by pid %d", pidfile, (int)holder);
+		if (t != LOG_TO_STDERR)
+			fprintf(stderr, "colo-netproxy: %s is held by pid %d\n",
+				pidfile, (int)holder);
 		return 1;
 	}
 	p->tap_fd = tap_open(p->tap_name, err, sizeof(err));
 	if (p->tap_fd < 0) {
-		fprintf(stderr, "colo-netproxy: %s\n", err);
+		log_error("%s", err);	/* colod reads the log, not stderr */
+		if (t != LOG_TO_STDERR)
+			fprintf(stderr, "colo-netproxy: %s\n", err);
 		return 1;
 	}
 	p->guest_fd = -1;
+	p->out = malloc(OUT_MAX);
+	if (!p->out)
+		return 1;
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("passthrough between tap %s and %s", p->tap_name,
@@ -195,7 +224,7 @@ int main(int argc, char **argv)
 	while (!quit) {
 		struct pollfd pf[2] = {
 			{ p->tap_fd, POLLIN, 0 },
-			{ p->guest_fd, POLLIN, 0 },
+			{ p->guest_fd, POLLIN | (p->out_len ? POLLOUT : 0), 0 },
 		};
 
 		if (p->guest_fd < 0 && util_mono_us() >= next_try) {
@@ -211,11 +240,19 @@ int main(int argc, char **argv)
 			continue;
 		if (pf[0].revents & POLLIN)
 			tap_to_guest(p);
+		if (p->guest_fd >= 0 && (pf[1].revents & POLLOUT))
+			flush_guest(p);
 		if (p->guest_fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP)))
 			guest_to_tap(p);
 	}
-	if (pidfile)
-		unlink(pidfile);
+	/* Only our own pid file: a successor may have taken the name. */
+	if (pidfile) {
+		char buf[32] = "";
+
+		if (pread(pidfd, buf, sizeof(buf) - 1, 0) > 0 &&
+		    atoi(buf) == (int)getpid())
+			unlink(pidfile);
+	}
 	log_info("stopping: %llu frames to the guest, %llu from it, %llu "
 		 "dropped", (unsigned long long)p->to_guest,
 		 (unsigned long long)p->from_guest,

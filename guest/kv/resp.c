@@ -163,14 +163,17 @@ static int log_set(const struct arg *k, const uint8_t *v, size_t vlen)
 
 static int log_del(const struct arg *k)
 {
-	uint8_t rec[5 + 1024];
+	uint8_t *rec = kmalloc(5 + k->len);
+	int rc;
 
-	if (k->len > 1024)
+	if (!rec)
 		return -1;
 	rec[0] = 'D';
 	put32(rec + 1, (uint32_t)k->len);
 	memcpy(rec + 5, k->p, k->len);
-	return kvlog_append(rec, 5 + k->len);
+	rc = kvlog_append(rec, 5 + k->len);
+	kfree(rec);
+	return rc;
 }
 
 int kv_apply_log(const uint8_t *rec, size_t len)
@@ -363,11 +366,21 @@ static int run(struct tcp_conn *c, struct arg *a, int n)
 
 		if (n < 2)
 			return wrong_args(c, &a[0]);
-		for (int i = 1; i < n; i++)
-			if (kv_del(a[i].p, a[i].len)) {
-				k++;
-				log_del(&a[i]);
+		if (!kvlog_available()) {
+			out_err(c, "out of log space");
+			return 0;
+		}
+		for (int i = 1; i < n; i++) {
+			if (!kv_get(a[i].p, a[i].len))
+				continue;
+			/* Logged before it is done, as every write is. */
+			if (log_del(&a[i]) < 0) {
+				out_err(c, "out of memory");
+				return 0;
 			}
+			kv_del(a[i].p, a[i].len);
+			k++;
+		}
 		out_int(c, k);
 	} else if (is(&a[0], "INCR")) {
 		struct arg cur;
@@ -408,8 +421,11 @@ static int run(struct tcp_conn *c, struct arg *a, int n)
 	} else if (is(&a[0], "FLUSHALL") || is(&a[0], "FLUSHDB")) {
 		uint8_t f = 'F';
 
+		if (!kvlog_available() || kvlog_append(&f, 1) < 0) {
+			out_err(c, "out of log space");
+			return 0;
+		}
 		kv_flush();
-		kvlog_append(&f, 1);
 		out_str(c, "+OK\r\n");
 	} else if (is(&a[0], "INFO")) {
 		cmd_info(c);
@@ -531,6 +547,21 @@ static long parse_cmd(const uint8_t *buf, size_t len, struct arg *a, int *n)
 	return (long)(p - buf);
 }
 
+/* The largest reply a command can produce, so it is never cut short by
+ * a full send buffer. */
+static size_t reply_bound(const struct arg *a, int n)
+{
+	struct kv_entry *e;
+
+	if (n == 2 && is(&a[0], "GET")) {
+		e = kv_get(a[1].p, a[1].len);
+		return e ? e->vlen + 32 : 32;
+	}
+	if (n == 2 && (is(&a[0], "ECHO") || is(&a[0], "PING")))
+		return a[1].len + 32;
+	return 2048;
+}
+
 void kv_serve(struct tcp_conn *c)
 {
 	const uint8_t *buf;
@@ -544,10 +575,10 @@ void kv_serve(struct tcp_conn *c)
 		len = tcp_readable(c, &buf);
 		if (!len)
 			break;
-		/* Room for a worst-case reply first: backpressure. */
-		if (tcp_writable(c) < 2048)
-			break;
 		used = parse_cmd(buf, len, a, &n);
+		/* Room for the whole reply first, or wait: backpressure. */
+		if (used > 0 && n > 0 && tcp_writable(c) < reply_bound(a, n))
+			break;
 		if (used == 0) {
 			if (len >= TCP_BUF - 64) {
 				out_str(c, "-ERR Protocol error: command too "
