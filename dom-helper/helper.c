@@ -163,6 +163,10 @@ void helper_teardown(struct helper *h)
 
 enum run_state helper_run_state(struct helper *h)
 {
+	if (h->migrated)
+		return RUN_STATE_POSTMIGRATE;
+	if (h->opts.incoming && !h->incoming_done)
+		return RUN_STATE_INMIGRATE;
 	switch (h->vm_created ? vm_get_state(&h->vm) : VM_CREATED) {
 	case VM_RUNNING:
 		return RUN_STATE_RUNNING;
@@ -182,7 +186,7 @@ void helper_announce(struct helper *h, const char *reason)
 	enum vm_state st = vm_get_state(&h->vm);
 	struct qev_domain_state ev;
 
-	if (st == h->last_state)
+	if (st == h->last_state && !reason)
 		return;
 	h->last_state = st;
 	ev.domain = h->cfg.name;

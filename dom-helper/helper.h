@@ -12,11 +12,14 @@
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "domain.h"
+#include "migrate.h"
+#include "stream.h"
 #include "vm.h"
 
 struct helper_opts {
 	const char *config_path;	/* domain XML */
 	const char *restore_path;	/* colo-stream to restore from */
+	const char *incoming;		/* tcp:ADDR: wait for a migration */
 	const char *ctl_endpoint;
 	const char *event_endpoint;
 	const char *console_log;
@@ -45,6 +48,10 @@ struct helper {
 	int sigfd;
 	bool quit;
 	enum vm_state last_state;	/* as last announced */
+	struct migration mig;
+	bool migrated;			/* sent away: the VM is stale */
+	bool incoming_done;
+	int incoming_port;
 	struct qapi_event_sink sink;
 };
 
@@ -71,5 +78,14 @@ int savevm_write(struct helper *h, int fd, struct save_result *res,
 /* Reads a save file: the config first, from which the VM is built, then
  * its state.  On failure nothing has run. */
 int savevm_restore(struct helper *h, int fd, char *err, size_t errlen);
+/* The same for a VM already built (incoming migration), or building it
+ * from the stream's DOMAIN_CONFIG when build is true. */
+int savevm_load(struct helper *h, int fd, bool build, char *err,
+		size_t errlen);
+/* PAGE_DATA records for the pages in bitmap (all when NULL). */
+int savevm_write_pages(struct vm *vm, struct stream_writer *w,
+		const uint64_t *bitmap, bool skip_zero, uint64_t *written);
+/* VM_STATE, VCPU_STATE..., DEVICE_STATE. */
+int savevm_write_state(struct helper *h, struct stream_writer *w);
 
 #endif

@@ -251,3 +251,41 @@ int qmp_x_helper_ram_hash(void *opaque, struct ram_hash *ret,
 	ret->pages = (int64_t)h->vm.mem.npages;
 	return 0;
 }
+
+int qmp_helper_migrate(void *opaque, const struct qmp_helper_migrate_args *a,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	char why[256];
+	int rc;
+
+	if (stopped(h, err))
+		return -EINVAL;
+	if (a->port < 1 || a->port > 65535 || a->max_downtime < 1) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "bad port or max-downtime");
+		return -EINVAL;
+	}
+	rc = migrate_start(h, a->host, (int)a->port, (int)a->max_downtime, why,
+			   sizeof(why));
+	if (rc < 0)
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE, "%s", why);
+	return rc;
+}
+
+int qmp_helper_query_migrate(void *opaque, struct migration_info *ret,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	struct migration *m = &h->mig;
+
+	ret->status = (enum migration_status)m->status;
+	ret->total = (int64_t)h->vm.mem.size;
+	ret->transferred = (int64_t)m->transferred;
+	ret->remaining = (int64_t)m->remaining;
+	ret->dirty_rate = (int64_t)m->dirty_rate;
+	ret->iterations = (int64_t)m->iterations;
+	ret->downtime = (int64_t)m->downtime_ms;
+	ret->error = xstrdup(m->error);
+	return 0;
+}

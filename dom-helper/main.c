@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  -E, --events ENDPOINT  ZeroMQ event socket to bind\n"
 		"  -o, --console-log FILE append console output here (- for stdout)\n"
 		"  -r, --run-dir DIR      where NIC sockets go by default (.)\n"
+		"  -I, --incoming tcp:ADDR  with --config: wait for a live\n"
+		"                         migration on ADDR (any port; reported)\n"
 		"  -p, --paused           do not start the vCPUs\n"
 		"  -d, --dirty-mode MODE  bitmap (default) or ring\n"
 		"  -s, --status-fd FD     report start-up success or failure on FD\n"
@@ -46,6 +48,7 @@ static int parse_args(struct helper_opts *o, int argc, char **argv)
 		{ "events", required_argument, NULL, 'E' },
 		{ "console-log", required_argument, NULL, 'o' },
 		{ "run-dir", required_argument, NULL, 'r' },
+		{ "incoming", required_argument, NULL, 'I' },
 		{ "paused", no_argument, NULL, 'p' },
 		{ "dirty-mode", required_argument, NULL, 'd' },
 		{ "status-fd", required_argument, NULL, 's' },
@@ -63,7 +66,7 @@ static int parse_args(struct helper_opts *o, int argc, char **argv)
 	o->status_fd = -1;
 	o->log_level = LOG_LVL_INFO;
 	o->run_dir = ".";
-	while ((c = getopt_long(argc, argv, "c:R:C:E:o:r:pd:s:L:l:h", lo,
+	while ((c = getopt_long(argc, argv, "c:R:C:E:o:r:I:pd:s:L:l:h", lo,
 				NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config_path = optarg; break;
@@ -72,6 +75,14 @@ static int parse_args(struct helper_opts *o, int argc, char **argv)
 		case 'E': o->event_endpoint = optarg; break;
 		case 'o': o->console_log = optarg; break;
 		case 'r': o->run_dir = optarg; break;
+		case 'I':
+			if (strncmp(optarg, "tcp:", 4) != 0) {
+				fprintf(stderr, "colo-dom-helper: --incoming "
+					"takes tcp:ADDRESS\n");
+				return -EINVAL;
+			}
+			o->incoming = optarg + 4;
+			break;
 		case 'p': o->paused = true; break;
 		case 'd':
 			if (dirty_mode_parse(optarg, &o->dirty_mode) < 0) {
@@ -95,7 +106,8 @@ static int parse_args(struct helper_opts *o, int argc, char **argv)
 		default: usage(stderr); return -EINVAL;
 		}
 	}
-	if (!o->config_path == !o->restore_path || optind != argc) {
+	if (!o->config_path == !o->restore_path || optind != argc ||
+	    (o->incoming && !o->config_path)) {
 		fprintf(stderr, "colo-dom-helper: give exactly one of --config "
 			"and --restore\n");
 		return -EINVAL;
@@ -106,15 +118,18 @@ static int parse_args(struct helper_opts *o, int argc, char **argv)
 	return 0;
 }
 
-static void report_status(struct helper *h, const char *err)
+static void report_status(struct helper *h, const char *err, int port)
 {
 	char line[600];
 	int n;
 
 	if (h->opts.status_fd < 0)
 		return;
-	n = snprintf(line, sizeof(line), "%s%s\n", err ? "ERR " : "OK",
-		     err ? err : "");
+	if (!err && port > 0)
+		n = snprintf(line, sizeof(line), "OK port=%d\n", port);
+	else
+		n = snprintf(line, sizeof(line), "%s%s\n", err ? "ERR " : "OK",
+			     err ? err : "");
 	if (write(h->opts.status_fd, line, (size_t)n) < 0)
 		log_warn("status fd: %m");
 	close(h->opts.status_fd);
@@ -174,8 +189,19 @@ static int start(struct helper *h, char *err, size_t errlen)
 	} else {
 		rc = domain_config_load(&h->cfg, h->opts.config_path, err,
 					errlen);
+		/* An incoming VM gets its memory from the stream. */
 		if (rc == 0)
-			rc = helper_build(h, true, err, errlen);
+			rc = helper_build(h, !h->opts.incoming, err, errlen);
+	}
+	if (rc == 0)
+		rc = migrate_init(&h->mig);
+	if (rc == 0 && h->opts.incoming) {
+		rc = migrate_listen(&h->mig, h->opts.incoming, err, errlen);
+		if (rc >= 0) {
+			h->incoming_port = rc;
+			h->opts.paused = true;	/* until the stream is in */
+			rc = 0;
+		}
 	}
 	if (rc < 0)
 		return rc;
@@ -195,6 +221,8 @@ static int start(struct helper *h, char *err, size_t errlen)
 	if (rc < 0)
 		snprintf(err, errlen, "cannot start vCPU threads: %s",
 			 strerror(-rc));
+	if (rc == 0 && h->opts.incoming)
+		rc = migrate_accept_start(h);
 	return rc;
 }
 
@@ -238,6 +266,38 @@ static void flush_console(struct helper *h)
 	}
 }
 
+/* A migration finished or failed.  A source that sent its VM away
+ * stays (paused, post-migrate) until colod collects the figures and
+ * quits it; a destination runs the guest. */
+static void on_migration(struct helper *h)
+{
+	uint64_t v;
+	char reason[300];
+
+	if (read(h->mig.notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	if (h->opts.incoming && !h->incoming_done) {
+		if (h->mig.status != MIGRATION_STATUS_COMPLETED) {
+			log_error("%s", h->mig.error);
+			snprintf(reason, sizeof(reason), "%s", h->mig.error);
+			vm_set_stopped(&h->vm, VM_CRASHED, -1, reason);
+			return;
+		}
+		h->incoming_done = true;
+		vm_resume(&h->vm);
+		helper_announce(h, "migrated in");
+		return;
+	}
+	if (h->mig.status == MIGRATION_STATUS_COMPLETED) {
+		snprintf(reason, sizeof(reason), "migrated to %s", h->mig.host);
+		helper_announce(h, reason);
+	} else if (h->mig.status == MIGRATION_STATUS_FAILED) {
+		snprintf(reason, sizeof(reason), "migration failed: %s",
+			 h->mig.error);
+		helper_announce(h, reason);
+	}
+}
+
 /* The guest stopped itself: announce it, and exit unless the config says
  * to preserve the domain. */
 static void on_vm_notify(struct helper *h)
@@ -258,13 +318,14 @@ static void on_vm_notify(struct helper *h)
 static void loop(struct helper *h)
 {
 	while (!h->quit) {
-		zmq_pollitem_t pi[4] = {
+		zmq_pollitem_t pi[5] = {
 			{ NULL, h->sigfd, ZMQ_POLLIN, 0 },
 			{ NULL, h->vm.notify_fd, ZMQ_POLLIN, 0 },
 			{ NULL, h->console.wake_fd, ZMQ_POLLIN, 0 },
+			{ NULL, h->mig.notify_fd, ZMQ_POLLIN, 0 },
 			{ h->ctl, 0, ZMQ_POLLIN, 0 },
 		};
-		int n = h->ctl ? 4 : 3;
+		int n = h->ctl ? 5 : 4;
 		struct signalfd_siginfo si;
 
 		if (zmq_poll(pi, n, 500) < 0 && errno != EINTR)
@@ -280,7 +341,9 @@ static void loop(struct helper *h)
 			on_vm_notify(h);
 		if (pi[2].revents)
 			flush_console(h);
-		if (n == 4 && pi[3].revents)
+		if (pi[3].revents)
+			on_migration(h);
+		if (n == 5 && pi[4].revents)
 			serve_request(h);
 	}
 }
@@ -294,6 +357,7 @@ int main(int argc, char **argv)
 
 	memset(&h, 0, sizeof(h));
 	h.sigfd = -1;
+	h.mig.notify_fd = h.mig.listen_fd = -1;
 	if (parse_args(&h.opts, argc, argv) < 0)
 		return 2;
 	h.sink.emit = emit;
@@ -308,13 +372,14 @@ int main(int argc, char **argv)
 	rc = start(&h, err, sizeof(err));
 	if (rc < 0) {
 		log_error("%s", err);
-		report_status(&h, err);
+		report_status(&h, err, 0);
 		helper_teardown(&h);
 		return 1;
 	}
 	h.last_state = VM_CREATED;
-	helper_announce(&h, h.opts.restore_path ? "restore" : "create");
-	report_status(&h, NULL);
+	helper_announce(&h, h.opts.restore_path ? "restore" :
+			h.opts.incoming ? "incoming" : "create");
+	report_status(&h, NULL, h.incoming_port);
 	log_info("domain %s: %llu MiB, %d vCPU(s), %s", h.cfg.name,
 		 (unsigned long long)(h.vm.mem.size >> 20), h.vm.nr_vcpus,
 		 h.opts.paused ? "paused" : "running");
@@ -322,6 +387,8 @@ int main(int argc, char **argv)
 	flush_console(&h);
 	rc = vm_get_state(&h.vm) == VM_SHUTDOWN ? h.vm.exit_status :
 	     vm_get_state(&h.vm) == VM_CRASHED ? 1 : 0;
+	h.mig.stop = true;	/* a receiver still waiting gives up */
+	migrate_fini(&h.mig);
 	helper_teardown(&h);
 	if (h.pub) {
 		struct qev_domain_state ev = { h.cfg.name, RUN_STATE_SHUTDOWN,

@@ -29,25 +29,36 @@ static bool page_is_zero(const uint8_t *p)
 /* Writes PAGE_DATA records for the pages set in bitmap (all when NULL),
  * skipping all-zero pages when skip_zero. */
 int savevm_write_pages(struct vm *vm, struct stream_writer *w,
-		const uint64_t *bitmap, bool skip_zero, uint64_t *written);
-int savevm_write_pages(struct vm *vm, struct stream_writer *w,
 		const uint64_t *bitmap, bool skip_zero, uint64_t *written)
 {
-	static struct iovec iov[STREAM_MAX_PAGES + 2];
+	/* Pages are copied before they are checksummed and sent: a running
+	 * guest (precopy) may write them meanwhile, and the CRC must match
+	 * the bytes on the wire.  A later pass sends the newer contents. */
+	static uint8_t *bounce;
 	static uint64_t pfns[STREAM_MAX_PAGES];
 	uint32_t head[2] = { 0, 0 };
+	struct iovec iov[3];
 	uint32_t n = 0;
 	int rc;
 
 	*written = 0;
+	if (!bounce) {
+		bounce = aligned_alloc(4096, (size_t)STREAM_MAX_PAGES *
+				       STREAM_PAGE_SIZE);
+		if (!bounce)
+			return -ENOMEM;
+	}
 	for (uint64_t pfn = 0; pfn <= vm->mem.npages; pfn++) {
 		bool flush = pfn == vm->mem.npages || n == STREAM_MAX_PAGES;
+		uint8_t *page, *slot;
 
 		if (flush && n) {
 			head[0] = n;
 			iov[0] = (struct iovec){ head, sizeof(head) };
 			iov[1] = (struct iovec){ pfns, n * sizeof(uint64_t) };
-			rc = stream_write_iov(w, REC_PAGE_DATA, iov, (int)n + 2);
+			iov[2] = (struct iovec){ bounce, (size_t)n *
+						 STREAM_PAGE_SIZE };
+			rc = stream_write_iov(w, REC_PAGE_DATA, iov, 3);
 			if (rc < 0)
 				return rc;
 			*written += n;
@@ -57,18 +68,17 @@ int savevm_write_pages(struct vm *vm, struct stream_writer *w,
 			break;
 		if (bitmap && !(bitmap[pfn / 64] & (1ull << (pfn % 64))))
 			continue;
-		uint8_t *page = vm->mem.base + pfn * STREAM_PAGE_SIZE;
-
-		if (skip_zero && page_is_zero(page))
+		page = vm->mem.base + pfn * STREAM_PAGE_SIZE;
+		slot = bounce + (size_t)n * STREAM_PAGE_SIZE;
+		memcpy(slot, page, STREAM_PAGE_SIZE);
+		if (skip_zero && page_is_zero(slot))
 			continue;
-		pfns[n] = pfn;
-		iov[n + 2] = (struct iovec){ page, STREAM_PAGE_SIZE };
-		n++;
+		pfns[n++] = pfn;
 	}
 	return 0;
 }
 
-static int write_state(struct helper *h, struct stream_writer *w)
+int savevm_write_state(struct helper *h, struct stream_writer *w)
 {
 	struct tlv_buf b;
 	struct serial_state ss;
@@ -110,7 +120,7 @@ int savevm_write(struct helper *h, int fd, struct save_result *res,
 		rc = stream_write(&w, REC_DOMAIN_CONFIG, h->cfg.xml,
 				  strlen(h->cfg.xml));
 	if (rc == 0)
-		rc = write_state(h, &w);
+		rc = savevm_write_state(h, &w);
 	if (rc == 0)
 		rc = savevm_write_pages(&h->vm, &w, NULL, true, &res->pages);
 	if (rc == 0)
@@ -203,14 +213,75 @@ bad:
 	return -EPROTO;
 }
 
-/* The records a save file holds, in the only order accepted. */
-enum restore_phase { WANT_CONFIG, WANT_VM, WANT_VCPUS, WANT_DEVICES,
-		     WANT_PAGES };
+/* What a stream may still bring.  Pages come at any point after the
+ * config (migration sends them first, save files last); the VM, vCPU and
+ * device state come once each, in that order, and END closes it. */
+enum load_phase { WANT_CONFIG, WANT_VM, WANT_VCPUS, WANT_DEVICES, WANT_END };
 
-int savevm_restore(struct helper *h, int fd, char *err, size_t errlen)
+static int load_record(struct helper *h, enum load_phase *phase, int *vcpus,
+		uint32_t type, const uint8_t *body, uint32_t len, char *why,
+		size_t whylen)
+{
+	struct domain_config cfg;
+	int rc;
+
+	if (*phase == WANT_CONFIG) {
+		if (type != REC_DOMAIN_CONFIG)
+			goto unexpected;
+		rc = domain_config_parse(&h->cfg, (const char *)body, len,
+					 "saved config", why, whylen);
+		if (rc == 0)
+			rc = helper_build(h, false, why, whylen);
+		*phase = WANT_VM;
+		return rc;
+	}
+	switch (type) {
+	case REC_DOMAIN_CONFIG:
+		/* Into a VM built already: it must be the same domain. */
+		if (*phase != WANT_VM || domain_config_parse(&cfg,
+				(const char *)body, len, "stream", why, whylen) < 0)
+			goto unexpected;
+		rc = strcmp(cfg.name, h->cfg.name) || cfg.mem_bytes !=
+		     h->cfg.mem_bytes || cfg.vcpus != h->cfg.vcpus ? -EPROTO : 0;
+		if (rc < 0)
+			snprintf(why, whylen, "the stream is for domain %s with "
+				 "another shape", cfg.name);
+		domain_config_fini(&cfg);
+		return rc;
+	case REC_PAGE_DATA:
+		return savevm_load_pages(&h->vm, body, len, h->vm.mem.base, why,
+					 whylen);
+	case REC_VM_STATE:
+		if (*phase != WANT_VM)
+			goto unexpected;
+		*phase = WANT_VCPUS;
+		return vm_state_load(&h->vm, body, len, why, whylen);
+	case REC_VCPU_STATE:
+		if (*phase != WANT_VCPUS)
+			goto unexpected;
+		if (++*vcpus == h->vm.nr_vcpus)
+			*phase = WANT_DEVICES;
+		return vcpu_state_load(&h->vm, body, len, why, whylen);
+	case REC_DEVICE_STATE:
+		if (*phase != WANT_DEVICES)
+			goto unexpected;
+		*phase = WANT_END;
+		return load_devices(h, body, len, why, whylen);
+	case REC_END:
+		if (*phase != WANT_END)
+			goto unexpected;
+		return 1;
+	}
+unexpected:
+	snprintf(why, whylen, "unexpected %s record", stream_rec_name(type));
+	return -EPROTO;
+}
+
+int savevm_load(struct helper *h, int fd, bool build, char *err,
+		size_t errlen)
 {
 	struct stream_reader r;
-	enum restore_phase phase = WANT_CONFIG;
+	enum load_phase phase = build ? WANT_CONFIG : WANT_VM;
 	const uint8_t *body;
 	uint32_t type, len;
 	int vcpus = 0, rc;
@@ -223,33 +294,11 @@ int savevm_restore(struct helper *h, int fd, char *err, size_t errlen)
 		if (rc < 0)
 			break;
 		why[0] = '\0';
-		if (phase == WANT_CONFIG && type == REC_DOMAIN_CONFIG) {
-			rc = domain_config_parse(&h->cfg, (const char *)body,
-						 len, "saved config", why,
-						 sizeof(why));
-			if (rc == 0)
-				rc = helper_build(h, false, why, sizeof(why));
-			phase = WANT_VM;
-		} else if (phase == WANT_VM && type == REC_VM_STATE) {
-			rc = vm_state_load(&h->vm, body, len, why, sizeof(why));
-			phase = WANT_VCPUS;
-		} else if (phase == WANT_VCPUS && type == REC_VCPU_STATE) {
-			rc = vcpu_state_load(&h->vm, body, len, why, sizeof(why));
-			if (++vcpus == h->vm.nr_vcpus)
-				phase = WANT_DEVICES;
-		} else if (phase == WANT_DEVICES && type == REC_DEVICE_STATE) {
-			rc = load_devices(h, body, len, why, sizeof(why));
-			phase = WANT_PAGES;
-		} else if (phase == WANT_PAGES && type == REC_PAGE_DATA) {
-			rc = savevm_load_pages(&h->vm, body, len,
-					       h->vm.mem.base, why, sizeof(why));
-		} else if (phase == WANT_PAGES && type == REC_END) {
+		rc = load_record(h, &phase, &vcpus, type, body, len, why,
+				 sizeof(why));
+		if (rc == 1) {
 			stream_reader_fini(&r);
 			return 0;
-		} else {
-			snprintf(why, sizeof(why), "unexpected %s record",
-				 stream_rec_name(type));
-			rc = -EPROTO;
 		}
 		if (rc < 0)
 			snprintf(r.err, sizeof(r.err), "%s record at offset %llu:"
@@ -259,4 +308,9 @@ int savevm_restore(struct helper *h, int fd, char *err, size_t errlen)
 	snprintf(err, errlen, "%s", r.err);
 	stream_reader_fini(&r);
 	return rc;
+}
+
+int savevm_restore(struct helper *h, int fd, char *err, size_t errlen)
+{
+	return savevm_load(h, fd, true, err, errlen);
 }
