@@ -71,6 +71,16 @@ static int open_sockets(struct colod *d)
 			 COLOD_EVENT_SOCKET);
 		d->pub = ctl_bind(d->zctx, ZMQ_XPUB, ep, &err);
 	}
+	if (d->ctl && d->pub && d->cfg.peer_listen) {
+		snprintf(ep, sizeof(ep), "tcp://%s", d->cfg.peer_listen);
+		d->peer = ctl_bind(d->zctx, ZMQ_ROUTER, ep, &err);
+		if (!d->peer) {
+			umask(old);
+			fprintf(stderr, "colod: cannot listen for peers on %s: "
+				"%s\n", ep, zmq_strerror(-err));
+			return -1;
+		}
+	}
 	umask(old);
 	if (!d->ctl || !d->pub) {
 		fprintf(stderr, "colod: cannot bind %s: %s\n", ep,
@@ -134,6 +144,8 @@ static void colod_stop(struct colod *d)
 	char path[4200];
 
 	domains_fini(d);
+	if (d->peer)
+		zmq_close(d->peer);
 	if (d->ctl)
 		zmq_close(d->ctl);
 	if (d->pub)
@@ -158,18 +170,18 @@ static void colod_stop(struct colod *d)
 		close(d->state_lock_fd);
 	if (d->run_lock_fd > 0)
 		close(d->run_lock_fd);
-	d->ctl = d->pub = d->zctx = d->pending = NULL;
+	d->ctl = d->pub = d->peer = d->zctx = d->pending = NULL;
 	d->sigfd = d->state_lock_fd = d->run_lock_fd = -1;
 }
 
 /* ---- the loop ---- */
 
-static void handle_request(struct colod *d)
+static void handle_request(struct colod *d, void *sock)
 {
 	struct ctl_incoming in;
 	json_t *reply;
 	bool executed;
-	int rc = ctl_recv(d->ctl, &in);
+	int rc = ctl_recv(sock, &in);
 
 	if (rc < 0)
 		return;
@@ -186,7 +198,7 @@ static void handle_request(struct colod *d)
 			 json_string_value(json_object_get(
 				json_object_get(reply, "error"), "desc")));
 	}
-	rc = ctl_send_reply(d->ctl, &in, reply);
+	rc = ctl_send_reply(sock, &in, reply);
 	if (rc < 0)
 		log_warn("cannot send reply: %s", zmq_strerror(-rc));
 	json_decref(reply);
@@ -225,14 +237,15 @@ static void handle_signal(struct colod *d)
 static void colod_loop(struct colod *d)
 {
 	while (!d->quit) {
-		zmq_pollitem_t pi[3 + 2 * DOMAINS_MAX] = {
+		zmq_pollitem_t pi[4 + 2 * DOMAINS_MAX] = {
 			{ d->ctl, 0, ZMQ_POLLIN, 0 },
 			{ d->pub, 0, ZMQ_POLLIN, 0 },
 			{ NULL, d->sigfd, ZMQ_POLLIN, 0 },
+			{ d->peer, -1, d->peer ? ZMQ_POLLIN : 0, 0 },
 		};
-		int nd = domains_pollitems(d, pi + 3, 2 * DOMAINS_MAX);
+		int nd = domains_pollitems(d, pi + 4, 2 * DOMAINS_MAX);
 
-		if (zmq_poll(pi, 3 + nd, -1) < 0) {
+		if (zmq_poll(pi, 4 + nd, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("zmq_poll: %s", zmq_strerror(errno));
@@ -243,9 +256,11 @@ static void colod_loop(struct colod *d)
 		if (pi[1].revents & ZMQ_POLLIN)
 			drain_subscriptions(d);
 		/* Helper events first: a request may remove a domain. */
-		domains_handle(d, pi + 3, nd);
+		domains_handle(d, pi + 4, nd);
 		if (pi[0].revents & ZMQ_POLLIN)
-			handle_request(d);
+			handle_request(d, d->ctl);
+		if (d->peer && (pi[3].revents & ZMQ_POLLIN))
+			handle_request(d, d->peer);
 	}
 }
 

@@ -28,6 +28,7 @@ struct colod_config {
 	bool log_target_set;
 	char *log_path;
 	bool foreground;
+	char *peer_listen;		/* HOST:PORT for peer colods, or NULL */
 	struct parameters params;	/* defaults + colod.conf */
 };
 
@@ -37,6 +38,7 @@ struct colod {
 	void *zctx;
 	void *ctl;		/* ROUTER: requests from colo-xl */
 	void *pub;		/* XPUB: events */
+	void *peer;		/* ROUTER on TCP: requests from peer colods */
 	int sigfd;
 	int state_lock_fd;
 	int run_lock_fd;
@@ -47,7 +49,16 @@ struct colod {
 	unsigned test_delay_ms;	/* COLOD_TEST_TRANSITION_DELAY_MS */
 	struct domains doms;
 	bool quit;
+	/* The last outgoing migration of each domain, kept after the
+	 * domain has left, for query-migrate. */
+	struct {
+		char name[65];
+		struct migration_info info;
+	} last_mig[16];
+	int last_mig_next;
 };
+
+#define COLOD_PEER_PORT		7788
 
 /* colod_config.c */
 void colod_config_init(struct colod_config *cfg);

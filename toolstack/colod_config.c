@@ -13,7 +13,7 @@
 #include "util.h"
 
 static const char *const daemon_keys[] = {
-	"state_dir", "run_dir", "log_level", "log_target", NULL,
+	"state_dir", "run_dir", "log_level", "log_target", "peer_listen", NULL,
 };
 
 static void usage(FILE *f)
@@ -27,6 +27,8 @@ static void usage(FILE *f)
 		"  -f, --foreground      stay in the foreground\n"
 		"  -l, --log-level LVL   error, warn, info or debug\n"
 		"  -L, --log TARGET      stderr, syslog or file:PATH\n"
+		"  -P, --peer-listen HOST:PORT  accept peer colods (migration,\n"
+		"                        COLO) on this TCP address\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n",
 		COLOD_DEFAULT_STATE_DIR, COLOD_DEFAULT_RUN_DIR,
@@ -49,6 +51,7 @@ void colod_config_fini(struct colod_config *cfg)
 	free(cfg->state_dir);
 	free(cfg->run_dir);
 	free(cfg->log_path);
+	free(cfg->peer_listen);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -134,6 +137,8 @@ static int apply_conf(struct colod_config *cfg, const char *path,
 		}
 		cfg->log_level = (enum log_level)lvl;
 	}
+	if ((v = conf_get(&c, "peer_listen", &line)))
+		set_str(&cfg->peer_listen, v);
 	if ((v = conf_get(&c, "log_target", &line)) &&
 	    set_log_target(cfg, v) < 0) {
 		snprintf(err, sizeof(err), "%s:%d: log_target must be stderr, "
@@ -162,6 +167,7 @@ int colod_config_parse(struct colod_config *cfg, int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log", required_argument, NULL, 'L' },
+		{ "peer-listen", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -172,7 +178,9 @@ int colod_config_parse(struct colod_config *cfg, int argc, char **argv)
 	int c, lvl;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:r:c:fl:L:hV", opts, NULL)) != -1) {
+	const char *peer = NULL;
+
+	while ((c = getopt_long(argc, argv, "s:r:c:fl:L:P:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': state_dir = optarg; break;
 		case 'r': run_dir = optarg; break;
@@ -180,6 +188,7 @@ int colod_config_parse(struct colod_config *cfg, int argc, char **argv)
 		case 'f': foreground = true; break;
 		case 'l': level = optarg; break;
 		case 'L': target = optarg; break;
+		case 'P': peer = optarg; break;
 		case 'h': usage(stdout); return 1;
 		case 'V': printf("colod %s\n", PACKAGE_VERSION); return 1;
 		default: usage(stderr); return -EINVAL;
@@ -194,6 +203,8 @@ int colod_config_parse(struct colod_config *cfg, int argc, char **argv)
 	if (apply_conf(cfg, cfg->config_path ? cfg->config_path :
 		       COLOD_DEFAULT_CONFIG, cfg->config_path != NULL) < 0)
 		return -EINVAL;
+	if (peer)
+		set_str(&cfg->peer_listen, peer);
 	if (state_dir)
 		set_str(&cfg->state_dir, state_dir);
 	if (run_dir)

@@ -227,11 +227,17 @@ struct dom_link *domains_get(struct colod *d, const char *name,
 }
 
 /* The grandchild: becomes the helper. */
-static void exec_helper(struct colod *d, const char *name, const char *cfg,
-		const char *restore, bool paused, int status_fd)
+struct spawn_args {
+	const char *name, *cfg, *restore, *incoming;
+	bool paused;
+};
+
+static void exec_helper(struct colod *d, const struct spawn_args *sa,
+		int status_fd)
 {
-	char ctl[4200], ev[4200], con[4200], log[4200], fd[16];
-	const char *argv[20];
+	const char *name = sa->name;
+	char ctl[4200], ev[4200], con[4200], log[4200], fd[16], inc[300];
+	const char *argv[24];
 	int n = 0, null = open("/dev/null", O_RDWR);
 
 	link_paths(d, name, ctl, ev, sizeof(ctl));
@@ -239,8 +245,13 @@ static void exec_helper(struct colod *d, const char *name, const char *cfg,
 	snprintf(log, sizeof(log), "file:%s/log/%s.log", d->cfg.state_dir, name);
 	snprintf(fd, sizeof(fd), "%d", status_fd);
 	argv[n++] = "colo-dom-helper";
-	argv[n++] = restore ? "--restore" : "--config";
-	argv[n++] = restore ? restore : cfg;
+	argv[n++] = sa->restore ? "--restore" : "--config";
+	argv[n++] = sa->restore ? sa->restore : sa->cfg;
+	if (sa->incoming) {
+		snprintf(inc, sizeof(inc), "tcp:%s", sa->incoming);
+		argv[n++] = "--incoming";
+		argv[n++] = inc;
+	}
 	argv[n++] = "--ctl";
 	argv[n++] = ctl;
 	argv[n++] = "--events";
@@ -253,7 +264,7 @@ static void exec_helper(struct colod *d, const char *name, const char *cfg,
 	argv[n++] = log;
 	argv[n++] = "--run-dir";
 	argv[n++] = d->cfg.run_dir;
-	if (paused)
+	if (sa->paused)
 		argv[n++] = "--paused";
 	argv[n] = NULL;
 	if (null >= 0) {
@@ -267,9 +278,10 @@ static void exec_helper(struct colod *d, const char *name, const char *cfg,
 	_exit(127);
 }
 
-/* Double-forks the helper and waits for its "OK" or "ERR reason". */
-static int spawn(struct colod *d, const char *name, const char *cfg,
-		const char *restore, bool paused, char *why, size_t whylen)
+/* Double-forks the helper and waits for its "OK [port=N]" or "ERR
+ * reason"; *port gets N when given. */
+static int spawn(struct colod *d, const struct spawn_args *sa, int *port,
+		char *why, size_t whylen)
 {
 	char line[600];
 	struct pollfd pfd;
@@ -293,7 +305,7 @@ static int spawn(struct colod *d, const char *name, const char *cfg,
 			_exit(0);
 		close(p[0]);
 		fcntl(p[1], F_SETFD, 0);	/* keep it across exec */
-		exec_helper(d, name, cfg, restore, paused, p[1]);
+		exec_helper(d, sa, p[1]);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);
@@ -314,8 +326,11 @@ static int spawn(struct colod *d, const char *name, const char *cfg,
 	close(p[0]);
 	line[got] = '\0';
 	line[strcspn(line, "\n")] = '\0';
-	if (strncmp(line, "OK", 2) == 0)
+	if (strncmp(line, "OK", 2) == 0) {
+		if (port && strncmp(line, "OK port=", 8) == 0)
+			*port = atoi(line + 8);
 		return 0;
+	}
 	snprintf(why, whylen, "%s", strncmp(line, "ERR ", 4) == 0 ? line + 4 :
 		 got ? line : "the helper exited without reporting");
 	return -EIO;
@@ -356,10 +371,11 @@ static void announce(struct colod *d, const char *name, enum run_state rs,
 	qapi_event_send_domain_state(&d->sink, &ev);
 }
 
-int domains_create(struct colod *d, const struct domain_config *cfg,
-		const char *restore_path, bool paused, struct state_domain *out,
+static int create(struct colod *d, const struct domain_config *cfg,
+		const struct spawn_args *sa, int *port, struct state_domain *out,
 		struct colo_error *err)
 {
+	const char *restore_path = sa->restore;
 	struct state_domain row, tmp;
 	struct helper_info info;
 	struct dom_link *l;
@@ -409,7 +425,13 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 			       "cannot record domain %s", cfg->uuid);
 		return rc;
 	}
-	rc = spawn(d, cfg->name, path, restore_path, paused, why, sizeof(why));
+	{
+		struct spawn_args a = *sa;
+
+		a.name = cfg->name;
+		a.cfg = path;
+		rc = spawn(d, &a, port, why, sizeof(why));
+	}
 	l = rc == 0 ? link_open(d, cfg->name, HELPER_CALL_TIMEOUT_MS, &info) :
 	    NULL;
 	if (!l) {
@@ -429,11 +451,30 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 	colod_txn_begin(d);
 	state_domain_set_run(&d->st, cfg->name, row.run_state, row.helper_pid);
 	announce(d, cfg->name, row.run_state, restore_path ? "restored" :
-		 "created");
+		 sa->incoming ? "incoming migration" : "created");
 	colod_txn_commit(d);
 	log_info("domain %s: helper pid %d", cfg->name, (int)l->pid);
 	*out = row;
 	return 0;
+}
+
+int domains_create(struct colod *d, const struct domain_config *cfg,
+		const char *restore_path, bool paused, struct state_domain *out,
+		struct colo_error *err)
+{
+	struct spawn_args sa = { NULL, NULL, restore_path, NULL, paused };
+
+	return create(d, cfg, &sa, NULL, out, err);
+}
+
+int domains_create_incoming(struct colod *d, const struct domain_config *cfg,
+		const char *addr, int *port, struct colo_error *err)
+{
+	struct spawn_args sa = { NULL, NULL, NULL, addr, true };
+	struct state_domain row;
+
+	*port = 0;
+	return create(d, cfg, &sa, port, &row, err);
 }
 
 /* The helper is gone.  A guest that powered off (or a destroy) takes its
@@ -445,7 +486,8 @@ static void forget(struct colod *d, struct dom_link *l, const char *why,
 	char name[65];
 
 	snprintf(name, sizeof(name), "%s", l->name);
-	remove = remove || l->last == RUN_STATE_SHUTDOWN;
+	remove = remove || l->last == RUN_STATE_SHUTDOWN ||
+		 l->last == RUN_STATE_POSTMIGRATE;
 	link_remove(d, l);
 	kill_netproxies(d, name);
 	colod_txn_begin(d);
@@ -553,6 +595,22 @@ int domains_pollitems(struct colod *d, zmq_pollitem_t *pi, int max)
 	return k;
 }
 
+/* A source helper whose VM has moved away: keep its migration figures
+ * for query-migrate, then let it go. */
+static void collect_migration(struct colod *d, struct dom_link *l)
+{
+	int k = d->last_mig_next++ % 16;
+	struct colo_error err = { 0 };
+
+	migration_info_fini(&d->last_mig[k].info);
+	snprintf(d->last_mig[k].name, sizeof(d->last_mig[k].name), "%s",
+		 l->name);
+	if (qmpc_helper_query_migrate(&l->ctl, &d->last_mig[k].info, &err) < 0)
+		d->last_mig[k].info.status = MIGRATION_STATUS_COMPLETED;
+	colo_error_clear(&err);
+	qmpc_helper_quit(&l->ctl, &err);
+}
+
 /* One event from a helper: state changes are recorded, then announced;
  * console output is passed on as it is. */
 static void forward_event(struct colod *d, struct dom_link *l)
@@ -590,6 +648,8 @@ static void forward_event(struct colod *d, struct dom_link *l)
 			announce(d, l->name, s.state, s.reason);
 			colod_txn_commit(d);
 			qev_domain_state_fini(&s);
+			if (l->last == RUN_STATE_POSTMIGRATE)
+				collect_migration(d, l);
 		}
 	} else if (strcmp(topic, "CONSOLE_OUTPUT") == 0) {
 		ctl_publish(d->pub, ev);

@@ -36,6 +36,10 @@ struct domains {
 int domains_create(struct colod *d, const struct domain_config *cfg,
 		const char *restore_path, bool paused, struct state_domain *out,
 		struct colo_error *err);
+/* The same for an incoming migration: the helper builds the VM paused
+ * and waits for the stream on a TCP port on addr, returned in *port. */
+int domains_create_incoming(struct colod *d, const struct domain_config *cfg,
+		const char *addr, int *port, struct colo_error *err);
 /* Tells the helper to quit (SIGKILL if it does not) and removes the row;
  * also removes the row of a domain whose helper died. */
 int domains_destroy(struct colod *d, const char *name,

@@ -75,6 +75,8 @@ int xl_cmd_restore(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 		char **argv);
 int xl_cmd_console(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 		char **argv);
+int xl_cmd_migrate(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv);
 
 /* xl_table.c */
 void xl_print_json(json_t *j);		/* steals j */

@@ -503,6 +503,15 @@ const struct xl_cmd xl_commands[] = {
 	  "to the guest and output is printed until the domain stops.\n"
 	  "  -w, --wait MS  detach after MS milliseconds\n",
 	  false, NULL },
+	{ "migrate", xl_cmd_migrate, "DOM HOST[:PORT]",
+	  "Live-migrate a domain to the colod at HOST (peer port 7788).",
+	  "RAM is copied while the guest runs until the rest fits in the\n"
+	  "max-downtime parameter; then the guest pauses briefly and resumes\n"
+	  "on HOST.  Progress is shown as it goes.  The destination colod\n"
+	  "needs peer_listen; both hosts need the same TSC rate and the\n"
+	  "domain's kernel path and disks.  On failure the domain keeps\n"
+	  "running here.\n",
+	  false, NULL },
 	{ "failover", cmd_failover, "DOM",
 	  "Start failover for a domain (QMP x-colo-lost-heartbeat).",
 	  "On a primary, the primary carries on alone; on a secondary, the\n"

@@ -439,3 +439,83 @@ int xl_cmd_console(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 	zmq_ctx_term(zctx);
 	return rc;
 }
+
+/* ---- migrate ---- */
+
+static void show_progress(const struct migration_info *mi, bool tty,
+		uint64_t *last_iter)
+{
+	double total = (double)mi->total, done = (double)mi->transferred;
+	int pct = total > 0 ? (int)(done * 100.0 / (total + mi->remaining)) : 0;
+	char bar[31];
+
+	if (pct > 100)
+		pct = 100;
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < pct * 30 / 100 ? '=' : ' ';
+	bar[30] = '\0';
+	if (!tty && (uint64_t)mi->iterations == *last_iter)
+		return;		/* logs get a line per iteration */
+	*last_iter = (uint64_t)mi->iterations;
+	fprintf(stderr, "%s[%s] %3d%%  %s  sent %.1f MiB, dirty %.1f MiB, "
+		"%lld pages/s, pass %lld%s", tty ? "\r" : "", bar, pct,
+		migration_status_str(mi->status), done / 1048576.0,
+		(double)mi->remaining / 1048576.0, (long long)mi->dirty_rate,
+		(long long)mi->iterations, tty ? "   " : "\n");
+}
+
+int xl_cmd_migrate(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv)
+{
+	struct flags f = { 0 };
+	struct qmp_migrate_args a;
+	struct qmp_query_migrate_args q;
+	struct migration_info mi;
+	struct colo_error err = { 0 };
+	bool tty = isatty(2);
+	uint64_t t0 = util_mono_us(), last_iter = ~0ull;
+	int first = opts(cmd, argc, argv, "+", &f, 2), rc;
+
+	if (first < 0)
+		return XL_USAGE;
+	a.domain = argv[first];
+	a.uri = argv[first + 1];
+	if (xl_connect(x) < 0)
+		return XL_FAIL;
+	rc = qmpc_migrate(&x->ctl, &a, &err);
+	if (rc < 0)
+		return xl_report(x, "migrate", rc, &err);
+	q.domain = a.domain;
+	for (;;) {
+		colo_error_clear(&err);
+		rc = qmpc_query_migrate(&x->ctl, &q, &mi, &err);
+		if (rc < 0)
+			return xl_report(x, "migrate", rc, &err);
+		if (!x->json)
+			show_progress(&mi, tty, &last_iter);
+		if (mi.status == MIGRATION_STATUS_COMPLETED ||
+		    mi.status == MIGRATION_STATUS_FAILED ||
+		    mi.status == MIGRATION_STATUS_CANCELLED)
+			break;
+		migration_info_fini(&mi);
+		util_sleep_ms(200);
+	}
+	if (tty && !x->json)
+		fputc('\n', stderr);
+	if (x->json) {
+		xl_print_json(migration_info_to_json(&mi));
+	} else if (mi.status == MIGRATION_STATUS_COMPLETED) {
+		printf("Migrated %s to %s in %.1f s: %.1f MiB sent in %lld "
+		       "passes, downtime %lld ms\n", a.domain, a.uri,
+		       (double)(util_mono_us() - t0) / 1e6,
+		       (double)mi.transferred / 1048576.0,
+		       (long long)mi.iterations, (long long)mi.downtime);
+	}
+	rc = mi.status == MIGRATION_STATUS_COMPLETED ? XL_OK : XL_FAIL;
+	if (rc != XL_OK)
+		fprintf(stderr, "colo-xl: migrate: %s (%s); %s keeps running "
+			"here\n", *mi.error ? mi.error : "failed",
+			migration_status_str(mi.status), a.domain);
+	migration_info_fini(&mi);
+	return rc;
+}

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Live migration between two colods in two namespaces linked by a veth
+# (the replication link of DESIGN §12): the guest keeps its exact state,
+# the source forgets the domain, progress is reported, and a migration to
+# a peer that is not there fails with the domain still running here.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not usable"
+need_netns
+trap 'ns_cleanup; cleanup' EXIT
+A=hostA$NS_SUFFIX B=hostB$NS_SUFFIX
+G=$TOP_BUILDDIR/tests/guests
+
+ns_add "$A"
+ns_add "$B"
+ip link add "ra$NS_SUFFIX" type veth peer name "rb$NS_SUFFIX"
+ip link set "ra$NS_SUFFIX" netns "$A"
+ip link set "rb$NS_SUFFIX" netns "$B"
+ip -n "$A" addr add 198.51.100.1/24 dev "ra$NS_SUFFIX"
+ip -n "$B" addr add 198.51.100.2/24 dev "rb$NS_SUFFIX"
+ip -n "$A" link set "ra$NS_SUFFIX" up
+ip -n "$B" link set "rb$NS_SUFFIX" up
+for h in a b; do
+	ns=$([ $h = a ] && echo "$A" || echo "$B")
+	ip=$([ $h = a ] && echo 198.51.100.1 || echo 198.51.100.2)
+	mkdir -p "$TMP/$h"
+	ip netns exec "$ns" "$COLOD" --state-dir "$TMP/$h/state" --run-dir "$TMP/$h/run" \
+		--log "file:$TMP/$h/colod.log" --log-level debug \
+		--peer-listen "$ip:7788" || fail "colod $h"
+done
+cat >"$TMP/web.xml" <<XML
+<domain type='kvm'>
+  <name>web</name>
+  <uuid>4d3c2b1a-0000-4000-8000-000000000001</uuid>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type><kernel>$G/counter.elf</kernel>
+  <cmdline>pages=8000 per_tick=50 report=100 tick_us=2000</cmdline></os>
+</domain>
+XML
+CA=$TMP/a/state/console/web.log CB=$TMP/b/state/console/web.log
+
+step "migrate a guest that keeps dirtying memory"
+expect_rc 0 xl a create "$TMP/web.xml"
+wait_for 30 grep -q "COUNTER 200 CHECK ok" "$CA" || fail "guest not counting"
+expect_rc 0 xl a migrate web 198.51.100.2
+contains "$OUT" "Migrated web to 198.51.100.2"
+contains "$ERR" "pass"
+echo "   $OUT"
+expect_rc 0 xl a list
+[ "$(echo "$OUT" | wc -l)" -eq 1 ] || fail "the source still lists web: $OUT"
+expect_rc 0 xl b list
+echo "$OUT" | grep -Eq '^web .* r-----' || fail "web is not running on B: $OUT"
+
+step "the guest continues exactly where it was"
+last=$(sed -n 's/^COUNTER \([0-9]*\) .*/\1/p' "$CA" | tail -n 1)
+next=$((last + 300))
+wait_for 30 grep -q "^COUNTER $next " "$CB" || fail "B's guest does not count on"
+! grep -q "GUEST-CHECK FAIL" "$CA" "$CB" || fail "self-check failed"
+first=$(sed -n 's/^COUNTER \([0-9]*\) .*/\1/p' "$CB" | head -n 1)
+[ "$first" -gt "$last" ] && [ "$first" -le $((last + 100)) ] ||
+	fail "B resumed at COUNTER $first, A stopped at $last"
+# The same guest run alone, without migrating, prints the same sums.
+"$TOP_BUILDDIR/colo-dom-helper" --config "$TMP/web.xml" --console-log "$TMP/ref.log" \
+	--run-dir "$TMP" 2>/dev/null &
+ref=$!
+CHILD_PIDS+=("$ref")
+wait_for 60 grep -q "^COUNTER $next " "$TMP/ref.log" || fail "reference run"
+kill "$ref"
+want=$(grep "^COUNTER $next " "$TMP/ref.log" | tr -d '\r')
+got=$(grep "^COUNTER $next " "$CB" | tr -d '\r')
+[ "$want" = "$got" ] || fail "after migration '$got', without '$want'"
+
+step "back again"
+expect_rc 0 xl b migrate web 198.51.100.1
+expect_rc 0 xl a list
+echo "$OUT" | grep -Eq '^web .* r-----' || fail "web is not back on A"
+
+step "a peer that is not there: the domain keeps running here"
+expect_rc 1 xl a -t 30000 migrate web 198.51.100.2:7799
+contains "$ERR" "no reply to x-peer-hello from tcp://198.51.100.2:7799"
+contains "$ERR" "(Timeout)"
+expect_rc 1 xl a migrate web 198.51.100.2:notaport
+expect_rc 0 xl a list
+echo "$OUT" | grep -Eq '^web .* r-----' || fail "web stopped after a failed migration"
+expect_rc 0 xl a destroy web
+echo ok

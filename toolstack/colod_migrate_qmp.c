@@ -1,0 +1,229 @@
+/* Live migration between colods: the source's migrate and query-migrate,
+ * and the destination's side of the peer link (x-peer-hello,
+ * x-migrate-incoming).  The RAM itself goes helper to helper. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include "colo-qapi-client.h"
+#include "colo-qapi-commands.h"
+#include "colod.h"
+#include "domains.h"
+#include "util.h"
+
+#define PEER_TIMEOUT_MS 5000
+
+/* The host's TSC rate, from a throwaway vCPU (once). */
+static int64_t host_tsc_khz(void)
+{
+	static int64_t khz = -1;
+	int kvm, vm, vcpu;
+
+	if (khz >= 0)
+		return khz;
+	khz = 0;
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return 0;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	vcpu = vm >= 0 ? ioctl(vm, KVM_CREATE_VCPU, 0) : -1;
+	if (vcpu >= 0) {
+		int r = ioctl(vcpu, KVM_GET_TSC_KHZ, 0);
+
+		khz = r > 0 ? r : 0;
+		close(vcpu);
+	}
+	if (vm >= 0)
+		close(vm);
+	close(kvm);
+	return khz;
+}
+
+int qmp_x_peer_hello(void *opaque, const struct qmp_x_peer_hello_args *a,
+		struct peer_info *ret, struct colo_error *err)
+{
+	struct utsname u;
+
+	if (a->protocol != COLO_PROTOCOL_VERSION) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "protocol %lld from %s; this colod speaks %d",
+			       (long long)a->protocol, a->host,
+			       COLO_PROTOCOL_VERSION);
+		return -EPROTO;
+	}
+	uname(&u);
+	ret->host = strdup(u.nodename);
+	if (!ret->host)
+		abort();
+	ret->protocol = COLO_PROTOCOL_VERSION;
+	ret->tsc_khz = host_tsc_khz();
+	return 0;
+}
+
+int qmp_x_migrate_incoming(void *opaque,
+		const struct qmp_x_migrate_incoming_args *a,
+		struct incoming_info *ret, struct colo_error *err)
+{
+	struct colod *d = opaque;
+	struct domain_config cfg;
+	char why[512], addr[256];
+	int rc, port = 0;
+
+	if (!d->cfg.peer_listen) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "this colod has no peer_listen address");
+		return -EINVAL;
+	}
+	/* The stream arrives on the address peers already reach us at. */
+	snprintf(addr, sizeof(addr), "%s", d->cfg.peer_listen);
+	if (strrchr(addr, ':'))
+		*strrchr(addr, ':') = '\0';
+	if (!strcmp(addr, "*"))
+		snprintf(addr, sizeof(addr), "0.0.0.0");
+	rc = domain_config_parse(&cfg, a->config, strlen(a->config),
+				 "incoming config", why, sizeof(why));
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER, "%s", why);
+		return rc;
+	}
+	rc = domains_create_incoming(d, &cfg, addr, &port, err);
+	domain_config_fini(&cfg);
+	if (rc == 0 && port <= 0) {
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
+			       "the incoming helper reported no port");
+		return -EIO;
+	}
+	ret->port = port;
+	return rc;
+}
+
+/* HOST or HOST:PORT. */
+static int split_uri(const char *uri, char *host, size_t len, int *port)
+{
+	const char *colon = strrchr(uri, ':');
+	long long p = COLOD_PEER_PORT;
+
+	if (colon && util_parse_ll(colon + 1, 1, 65535, &p) < 0)
+		return -EINVAL;
+	snprintf(host, len, "%.*s", colon ? (int)(colon - uri) : (int)strlen(uri),
+		 uri);
+	*port = (int)p;
+	return *host ? 0 : -EINVAL;
+}
+
+/* Asks the peer to make ready; returns the incoming helper's port. */
+static int prepare_peer(struct colod *d, const char *host, int port,
+		const char *config, int *in_port, struct colo_error *err)
+{
+	struct ctl_client c;
+	struct qmp_x_peer_hello_args hello;
+	struct qmp_x_migrate_incoming_args inc = { (char *)config };
+	struct peer_info pi;
+	struct incoming_info ii;
+	struct utsname u;
+	char ep[300];
+	int64_t mine = host_tsc_khz();
+	int rc;
+
+	snprintf(ep, sizeof(ep), "tcp://%s:%d", host, port);
+	rc = ctl_client_open(&c, ep, PEER_TIMEOUT_MS);
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
+			       "cannot reach the peer colod at %s", ep);
+		goto out;
+	}
+	uname(&u);
+	hello.host = u.nodename;
+	hello.protocol = COLO_PROTOCOL_VERSION;
+	rc = qmpc_x_peer_hello(&c, &hello, &pi, err);
+	if (rc < 0)
+		goto out;
+	if (mine && pi.tsc_khz &&
+	    (pi.tsc_khz > mine + mine / 1000 || pi.tsc_khz + pi.tsc_khz / 1000 <
+	     mine)) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "the peer's TSC runs at %lld kHz, ours at %lld "
+			       "kHz: guests cannot move between them",
+			       (long long)pi.tsc_khz, (long long)mine);
+		rc = -EINVAL;
+	}
+	peer_info_fini(&pi);
+	if (rc == 0)
+		rc = qmpc_x_migrate_incoming(&c, &inc, &ii, err);
+	if (rc == 0)
+		*in_port = (int)ii.port;
+out:
+	ctl_client_close(&c);
+	return rc;
+}
+
+int qmp_migrate(void *opaque, const struct qmp_migrate_args *a,
+		struct colo_error *err)
+{
+	struct colod *d = opaque;
+	struct dom_link *l = domains_get(d, a->domain, err);
+	struct qmp_helper_migrate_args hm;
+	struct state_domain dom;
+	char host[256], *xml = NULL;
+	int port, in_port = 0, rc;
+
+	if (!l)
+		return -ENOENT;
+	if (split_uri(a->uri, host, sizeof(host), &port) < 0) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "uri must be HOST or HOST:PORT");
+		return -EINVAL;
+	}
+	rc = state_domain_config(&d->st, a->domain, &xml);
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
+			       "no stored config for %s", a->domain);
+		return rc;
+	}
+	rc = prepare_peer(d, host, port, xml, &in_port, err);
+	free(xml);
+	if (rc < 0)
+		return rc;
+	/* Committed before the helper is told, as every transition. */
+	if (state_domain_get(&d->st, a->domain, &dom) == 0) {
+		dom.migration = MIGRATION_STATUS_ACTIVE;
+		colod_txn_begin(d);
+		state_domain_put_colo(&d->st, &dom);
+		colod_txn_commit(d);
+	}
+	hm.host = host;
+	hm.port = in_port;
+	hm.max_downtime = d->params.max_downtime;
+	return qmpc_helper_migrate(&l->ctl, &hm, err);
+}
+
+int qmp_query_migrate(void *opaque, const struct qmp_query_migrate_args *a,
+		struct migration_info *ret, struct colo_error *err)
+{
+	struct colod *d = opaque;
+	struct dom_link *l = domains_get(d, a->domain, NULL);
+
+	if (l)
+		return qmpc_helper_query_migrate(&l->ctl, ret, err);
+	/* Gone: the newest record of its last migration. */
+	for (int i = 1; i <= 16; i++) {
+		int k = (d->last_mig_next - i + 32) % 16;
+
+		if (!strcmp(d->last_mig[k].name, a->domain)) {
+			*ret = d->last_mig[k].info;
+			ret->error = strdup(ret->error ? ret->error : "");
+			if (!ret->error)
+				abort();
+			return 0;
+		}
+	}
+	colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
+		       "domain '%s' not found", a->domain);
+	return -ENOENT;
+}
