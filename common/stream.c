@@ -53,8 +53,36 @@ static int write_all(int fd, struct iovec *iov, int n)
 
 int stream_write_header(struct stream_writer *w)
 {
+	return stream_write_header_flags(w, 0);
+}
+
+int stream_write_colo_message(struct stream_writer *w, uint32_t msg,
+		uint64_t value)
+{
+	uint8_t body[16];
+	uint32_t zero = 0;
+
+	memcpy(body, &msg, 4);
+	memcpy(body + 4, &zero, 4);
+	memcpy(body + 8, &value, 8);
+	return stream_write(w, REC_COLO_MESSAGE, body, sizeof(body));
+}
+
+int stream_parse_colo_message(const uint8_t *body, uint32_t len,
+		uint32_t *msg, uint64_t *value)
+{
+	if (len != 16)
+		return -EPROTO;
+	memcpy(msg, body, 4);
+	memcpy(value, body + 8, 8);
+	return 0;
+}
+
+int stream_write_header_flags(struct stream_writer *w, uint32_t flags)
+{
 	struct stream_header h = {
 		.version = STREAM_VERSION,
+		.flags = flags,
 		.page_size = STREAM_PAGE_SIZE,
 	};
 	struct iovec iov = { &h, sizeof(h) };
@@ -170,6 +198,7 @@ int stream_read_header(struct stream_reader *r)
 		snprintf(r->err, sizeof(r->err), "not a colo-stream (bad magic)");
 		return -EPROTO;
 	}
+	r->flags = h.flags;
 	if (h.version != STREAM_VERSION || h.page_size != STREAM_PAGE_SIZE) {
 		snprintf(r->err, sizeof(r->err), "colo-stream version %u, page "
 			 "size %u: this build reads version %u, page size %u",

@@ -52,6 +52,14 @@ struct stream_writer {
 
 void stream_writer_init(struct stream_writer *w, int fd);
 int stream_write_header(struct stream_writer *w);
+/* Header flags: the stream continues into COLO checkpoints. */
+#define STREAM_F_COLO		1u
+int stream_write_header_flags(struct stream_writer *w, uint32_t flags);
+int stream_write_colo_message(struct stream_writer *w, uint32_t msg,
+		uint64_t value);
+/* Parses a COLO_MESSAGE body. */
+int stream_parse_colo_message(const uint8_t *body, uint32_t len,
+		uint32_t *msg, uint64_t *value);
 /* Writes one record whose body is the concatenation of iov[0..n). */
 int stream_write_iov(struct stream_writer *w, uint32_t type,
 		const struct iovec *iov, int n);
@@ -60,6 +68,7 @@ int stream_write(struct stream_writer *w, uint32_t type, const void *body,
 
 struct stream_reader {
 	int fd;
+	uint32_t flags;		/* from the header */
 	uint64_t offset;
 	uint64_t records;
 	uint8_t *body;		/* the current record's body */

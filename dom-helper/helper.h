@@ -12,8 +12,10 @@
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "domain.h"
+#include "colo.h"
 #include "migrate.h"
 #include "stream.h"
+#include "tlv.h"
 #include "vm.h"
 
 struct helper_opts {
@@ -49,6 +51,7 @@ struct helper {
 	bool quit;
 	enum vm_state last_state;	/* as last announced */
 	struct migration mig;
+	struct colo colo;
 	bool migrated;			/* sent away: the VM is stale */
 	bool incoming_done;
 	int incoming_port;
@@ -82,9 +85,17 @@ int savevm_restore(struct helper *h, int fd, char *err, size_t errlen);
  * from the stream's DOMAIN_CONFIG when build is true. */
 int savevm_load(struct helper *h, int fd, bool build, char *err,
 		size_t errlen);
+/* An incoming migration; *colo tells whether the stream goes on into
+ * COLO checkpoints. */
+int savevm_load_colo(struct helper *h, int fd, char *err, size_t errlen,
+		bool *colo);
 /* PAGE_DATA records for the pages in bitmap (all when NULL). */
 int savevm_write_pages(struct vm *vm, struct stream_writer *w,
 		const uint64_t *bitmap, bool skip_zero, uint64_t *written);
+/* The DEVICE_STATE body (serial, virtio), and loading one. */
+int savevm_device_state(struct helper *h, struct tlv_buf *b);
+int savevm_load_device_state(struct helper *h, const uint8_t *body,
+		uint32_t len, char *err, size_t errlen);
 /* VM_STATE, VCPU_STATE..., DEVICE_STATE. */
 int savevm_write_state(struct helper *h, struct stream_writer *w);
 

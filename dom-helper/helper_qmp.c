@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "colo-qapi-helper.h"
 #include "crc32c.h"
@@ -86,6 +87,7 @@ int qmp_helper_cont(void *opaque, struct colo_error *err)
 
 	if (stopped(h, err))
 		return -EINVAL;
+	h->colo.held = false;	/* checkpoints may go on */
 	vm_resume(&h->vm);
 	helper_announce(h, "unpause");
 	return 0;
@@ -266,8 +268,8 @@ int qmp_helper_migrate(void *opaque, const struct qmp_helper_migrate_args *a,
 			       "bad port or max-downtime");
 		return -EINVAL;
 	}
-	rc = migrate_start(h, a->host, (int)a->port, (int)a->max_downtime, why,
-			   sizeof(why));
+	rc = migrate_start(h, a->host, (int)a->port, (int)a->max_downtime,
+			   false, why, sizeof(why));
 	if (rc < 0)
 		colo_error_set(err, ERROR_CLASS_INVALID_STATE, "%s", why);
 	return rc;
@@ -287,5 +289,107 @@ int qmp_helper_query_migrate(void *opaque, struct migration_info *ret,
 	ret->iterations = (int64_t)m->iterations;
 	ret->downtime = (int64_t)m->downtime_ms;
 	ret->error = xstrdup(m->error);
+	return 0;
+}
+
+int qmp_helper_colo_start(void *opaque,
+		const struct qmp_helper_colo_start_args *a,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	char why[256];
+	int rc;
+
+	if (stopped(h, err))
+		return -EINVAL;
+	if (a->port < 1 || a->port > 65535 || a->max_downtime < 1 ||
+	    a->interval < 10 || a->interval > 3600000) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "bad port, max-downtime or interval");
+		return -EINVAL;
+	}
+	h->colo.interval_ms = (int)a->interval;
+	h->colo.failover = false;
+	h->colo.error[0] = '\0';
+	rc = migrate_start(h, a->host, (int)a->port, (int)a->max_downtime, true,
+			   why, sizeof(why));
+	if (rc < 0)
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE, "%s", why);
+	return rc;
+}
+
+int qmp_helper_colo_checkpoint(void *opaque,
+		const struct qmp_helper_colo_checkpoint_args *a,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+
+	if (!h->colo.active || !h->colo.primary) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "this helper is not a running COLO primary");
+		return -EINVAL;
+	}
+	colo_request(&h->colo, a->has_hold && a->hold);
+	return 0;
+}
+
+int qmp_helper_colo_set(void *opaque, const struct qmp_helper_colo_set_args *a,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+
+	if (a->interval < 10 || a->interval > 3600000) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "interval must be 10 to 3600000 ms");
+		return -EINVAL;
+	}
+	h->colo.interval_ms = (int)a->interval;
+	colo_request(&h->colo, false);	/* the new interval starts now */
+	h->colo.request = false;
+	return 0;
+}
+
+int qmp_helper_colo_failover(void *opaque, struct colo_error *err)
+{
+	struct helper *h = opaque;
+
+	h->colo.failover = true;
+	colo_request(&h->colo, false);
+	/* A secondary blocked on the stream hears it close. */
+	if (!h->colo.primary && h->mig.conn_fd >= 0)
+		shutdown(h->mig.conn_fd, SHUT_RDWR);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int qmp_helper_query_colo(void *opaque, struct colo_helper_status *ret,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	struct colo *c = &h->colo;
+	uint64_t n = c->st.checkpoints, k = n < COLO_STATS_RING ? n :
+		     COLO_STATS_RING, sorted[COLO_STATS_RING], sum = 0;
+
+	memcpy(sorted, c->st.pause_ring, sizeof(sorted));
+	for (uint64_t i = 0; i < k; i++)
+		sum += sorted[i];
+	qsort(sorted, k, sizeof(uint64_t), cmp_u64);
+	ret->active = c->active;
+	ret->primary = c->primary;
+	ret->checkpoints = (int64_t)n;
+	ret->last_pause_us = (int64_t)c->st.last_pause_us;
+	ret->mean_pause_us = k ? (int64_t)(sum / k) : 0;
+	ret->p99_pause_us = k ? (int64_t)sorted[(k * 99) / 100 < k ?
+					       (k * 99) / 100 : k - 1] : 0;
+	ret->last_dirty_pages = (int64_t)c->st.last_dirty;
+	ret->last_bytes = (int64_t)c->st.last_bytes;
+	ret->last_duration_us = (int64_t)c->st.last_us;
+	ret->error = xstrdup(c->error);
 	return 0;
 }

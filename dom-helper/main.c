@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "colo-qapi-helper.h"
 #include "ctl.h"
@@ -195,6 +196,8 @@ static int start(struct helper *h, char *err, size_t errlen)
 	}
 	if (rc == 0)
 		rc = migrate_init(&h->mig);
+	if (rc == 0)
+		rc = colo_init(&h->colo);
 	if (rc == 0 && h->opts.incoming) {
 		rc = migrate_listen(&h->mig, h->opts.incoming, err, errlen);
 		if (rc >= 0) {
@@ -276,6 +279,11 @@ static void on_migration(struct helper *h)
 
 	if (read(h->mig.notify_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
+	if (h->mig.status == MIGRATION_STATUS_COLO) {
+		helper_announce(h, h->colo.primary || !h->opts.incoming ?
+				"COLO primary" : "COLO secondary");
+		return;
+	}
 	if (h->opts.incoming && !h->incoming_done) {
 		if (h->mig.status != MIGRATION_STATUS_COMPLETED) {
 			log_error("%s", h->mig.error);
@@ -288,7 +296,11 @@ static void on_migration(struct helper *h)
 		helper_announce(h, "migrated in");
 		return;
 	}
-	if (h->mig.status == MIGRATION_STATUS_COMPLETED) {
+	if (h->mig.status == MIGRATION_STATUS_COMPLETED && h->mig.colo) {
+		snprintf(reason, sizeof(reason), "COLO stopped: %.250s",
+			 h->colo.error[0] ? h->colo.error : "failover");
+		helper_announce(h, reason);
+	} else if (h->mig.status == MIGRATION_STATUS_COMPLETED) {
 		snprintf(reason, sizeof(reason), "migrated to %s", h->mig.host);
 		helper_announce(h, reason);
 	} else if (h->mig.status == MIGRATION_STATUS_FAILED) {
@@ -388,7 +400,12 @@ int main(int argc, char **argv)
 	rc = vm_get_state(&h.vm) == VM_SHUTDOWN ? h.vm.exit_status :
 	     vm_get_state(&h.vm) == VM_CRASHED ? 1 : 0;
 	h.mig.stop = true;	/* a receiver still waiting gives up */
+	h.colo.failover = true;	/* and a COLO loop stops */
+	colo_request(&h.colo, false);
+	if (h.mig.conn_fd >= 0)
+		shutdown(h.mig.conn_fd, SHUT_RDWR);
 	migrate_fini(&h.mig);
+	colo_fini(&h.colo);
 	helper_teardown(&h);
 	if (h.pub) {
 		struct qev_domain_state ev = { h.cfg.name, RUN_STATE_SHUTDOWN,

@@ -15,6 +15,7 @@
 #include "colo-qapi-types.h"
 #include "helper.h"
 #include "log.h"
+#include "colo.h"
 #include "migrate.h"
 #include "util.h"
 
@@ -24,6 +25,7 @@ int migrate_init(struct migration *m)
 		return 0;	/* already */
 	memset(m, 0, sizeof(*m));
 	m->listen_fd = -1;
+	m->conn_fd = -1;
 	m->status = MIGRATION_STATUS_NONE;
 	m->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return m->notify_fd < 0 ? -errno : 0;
@@ -132,7 +134,7 @@ static void *sender(void *arg)
 	}
 	stream_writer_init(&w, fd);
 	m->status = MIGRATION_STATUS_ACTIVE;
-	rc = stream_write_header(&w);
+	rc = stream_write_header_flags(&w, m->colo ? STREAM_F_COLO : 0);
 	if (rc == 0)
 		rc = stream_write(&w, REC_DOMAIN_CONFIG, h->cfg.xml,
 				  strlen(h->cfg.xml));
@@ -183,6 +185,18 @@ static void *sender(void *arg)
 		rc = savevm_write_state(h, &w);
 	if (rc == 0)
 		rc = stream_write(&w, REC_END, NULL, 0);
+	if (rc == 0 && m->colo) {
+		/* In sync: both VMs run, and checkpoints keep them so. */
+		dirty_commit(vm);
+		m->downtime_ms = (util_mono_us() - t_pause) / 1000;
+		m->transferred = w.bytes;
+		m->remaining = 0;
+		m->status = MIGRATION_STATUS_COLO;
+		notify(m);
+		colo_primary_loop(h, fd, &w);
+		finish(m, MIGRATION_STATUS_COMPLETED, NULL);
+		goto out;
+	}
 	if (rc == 0)
 		rc = wait_ack(fd);
 	if (rc < 0) {
@@ -211,7 +225,7 @@ out:
 }
 
 int migrate_start(struct helper *h, const char *host, int port,
-		int max_downtime_ms, char *err, size_t errlen)
+		int max_downtime_ms, bool colo, char *err, size_t errlen)
 {
 	struct migration *m = &h->mig;
 	int rc;
@@ -227,6 +241,7 @@ int migrate_start(struct helper *h, const char *host, int port,
 	snprintf(m->host, sizeof(m->host), "%s", host);
 	m->port = port;
 	m->max_downtime_ms = max_downtime_ms;
+	m->colo = colo;
 	m->transferred = m->remaining = m->dirty_rate = m->iterations = 0;
 	m->downtime_ms = 0;
 	m->error[0] = '\0';
@@ -298,7 +313,23 @@ static void *receiver(void *arg)
 		return NULL;
 	}
 	m->status = MIGRATION_STATUS_ACTIVE;
-	rc = savevm_load(h, fd, false, err, sizeof(err));
+	rc = savevm_load_colo(h, fd, err, sizeof(err), &m->colo);
+	if (rc == 0 && m->colo) {
+		/* The same connection goes on into checkpoints. */
+		struct stream_reader r;
+
+		h->incoming_done = true;
+		m->status = MIGRATION_STATUS_COLO;
+		notify(m);
+		stream_reader_init(&r, fd);
+		m->conn_fd = fd;
+		colo_secondary_loop(h, fd, &r);
+		m->conn_fd = -1;
+		stream_reader_fini(&r);
+		close(fd);
+		finish(m, MIGRATION_STATUS_COMPLETED, NULL);
+		return NULL;
+	}
 	if (rc == 0 && write(fd, &ack, 1) != 1)
 		rc = -EPIPE;
 	close(fd);

@@ -29,13 +29,15 @@ struct migration {
 	int notify_fd;			/* eventfd: the main loop looks */
 	int listen_fd;			/* incoming: the listening socket */
 	_Atomic bool stop;		/* the helper is exiting */
+	bool colo;			/* continue into COLO checkpoints */
+	_Atomic int conn_fd;		/* the stream, while it is open */
 };
 
 int migrate_init(struct migration *m);
 void migrate_fini(struct migration *m);
 /* Source: starts the sender thread. */
 int migrate_start(struct helper *h, const char *host, int port,
-		int max_downtime_ms, char *err, size_t errlen);
+		int max_downtime_ms, bool colo, char *err, size_t errlen);
 /* Destination: listens on addr (port 0: any) and returns the port. */
 int migrate_listen(struct migration *m, const char *addr, char *err,
 		size_t errlen);

@@ -78,10 +78,21 @@ int savevm_write_pages(struct vm *vm, struct stream_writer *w,
 	return 0;
 }
 
+int savevm_device_state(struct helper *h, struct tlv_buf *b)
+{
+	struct serial_state ss;
+	int rc;
+
+	serial_save(&h->serial, &ss);
+	rc = tlv_put(b, DEV_SERIAL, &ss, sizeof(ss));
+	for (int i = 0; rc == 0 && i < helper_virtio_count(h); i++)
+		rc = virtio_dev_save(helper_virtio(h, i), b);
+	return rc;
+}
+
 int savevm_write_state(struct helper *h, struct stream_writer *w)
 {
 	struct tlv_buf b;
-	struct serial_state ss;
 	int rc;
 
 	tlv_buf_init(&b);
@@ -96,10 +107,7 @@ int savevm_write_state(struct helper *h, struct stream_writer *w)
 	}
 	if (rc == 0) {
 		tlv_buf_reset(&b);
-		serial_save(&h->serial, &ss);
-		rc = tlv_put(&b, DEV_SERIAL, &ss, sizeof(ss));
-		for (int i = 0; rc == 0 && i < helper_virtio_count(h); i++)
-			rc = virtio_dev_save(helper_virtio(h, i), &b);
+		rc = savevm_device_state(h, &b);
 		if (rc == 0)
 			rc = stream_write(w, REC_DEVICE_STATE, b.data, b.len);
 	}
@@ -173,8 +181,8 @@ bad:
 	return -EPROTO;
 }
 
-static int load_devices(struct helper *h, const uint8_t *body, uint32_t len,
-		char *err, size_t errlen)
+int savevm_load_device_state(struct helper *h, const uint8_t *body,
+		uint32_t len, char *err, size_t errlen)
 {
 	struct tlv_iter it;
 	uint32_t tag, slen;
@@ -266,7 +274,7 @@ static int load_record(struct helper *h, enum load_phase *phase, int *vcpus,
 		if (*phase != WANT_DEVICES)
 			goto unexpected;
 		*phase = WANT_END;
-		return load_devices(h, body, len, why, whylen);
+		return savevm_load_device_state(h, body, len, why, whylen);
 	case REC_END:
 		if (*phase != WANT_END)
 			goto unexpected;
@@ -277,8 +285,8 @@ unexpected:
 	return -EPROTO;
 }
 
-int savevm_load(struct helper *h, int fd, bool build, char *err,
-		size_t errlen)
+static int load(struct helper *h, int fd, bool build, char *err,
+		size_t errlen, bool *colo)
 {
 	struct stream_reader r;
 	enum load_phase phase = build ? WANT_CONFIG : WANT_VM;
@@ -289,6 +297,8 @@ int savevm_load(struct helper *h, int fd, bool build, char *err,
 
 	stream_reader_init(&r, fd);
 	rc = stream_read_header(&r);
+	if (colo)
+		*colo = r.flags & STREAM_F_COLO;
 	while (rc == 0) {
 		rc = stream_read(&r, &type, &body, &len);
 		if (rc < 0)
@@ -308,6 +318,18 @@ int savevm_load(struct helper *h, int fd, bool build, char *err,
 	snprintf(err, errlen, "%s", r.err);
 	stream_reader_fini(&r);
 	return rc;
+}
+
+int savevm_load(struct helper *h, int fd, bool build, char *err,
+		size_t errlen)
+{
+	return load(h, fd, build, err, errlen, NULL);
+}
+
+int savevm_load_colo(struct helper *h, int fd, char *err, size_t errlen,
+		bool *colo)
+{
+	return load(h, fd, false, err, errlen, colo);
 }
 
 int savevm_restore(struct helper *h, int fd, char *err, size_t errlen)

@@ -363,12 +363,25 @@ int vm_state_load(struct vm *vm, const uint8_t *body, size_t len,
 	rc = check_cpuid(vm, cpuid, err, errlen);
 	if (rc < 0)
 		return rc;
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		if (ioctl(vm->vcpus[i].fd, KVM_SET_CPUID2, cpuid) < 0) {
-			snprintf(err, errlen, "KVM_SET_CPUID2: %s",
-				 strerror(errno));
-			return -EIO;
+	/* Once a vCPU has run, KVM refuses to change its CPUID, even to the
+	 * same table: set it only when it differs from what the VM has. */
+	if (vm->cpuid->nent != cpuid->nent ||
+	    memcmp(vm->cpuid, cpuid, plen[MT_CPUID]) != 0) {
+		struct kvm_cpuid2 *copy = malloc(plen[MT_CPUID]);
+
+		for (int i = 0; i < vm->nr_vcpus; i++)
+			if (ioctl(vm->vcpus[i].fd, KVM_SET_CPUID2, cpuid) < 0) {
+				snprintf(err, errlen, "KVM_SET_CPUID2: %s",
+					 strerror(errno));
+				free(copy);
+				return -EIO;
+			}
+		if (copy) {
+			memcpy(copy, cpuid, plen[MT_CPUID]);
+			free(vm->cpuid);
+			vm->cpuid = copy;
 		}
+	}
 	memcpy(&clock, p[MT_CLOCK], sizeof(clock));
 	clock.flags = 0;
 	if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, p[MT_PIC_MASTER]) < 0 ||

@@ -1,0 +1,490 @@
+/* The COLO checkpoint loops of the primary and the secondary helper. */
+#include "config.h"
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "colo-qapi-types.h"
+#include "colo.h"
+#include "helper.h"
+#include "log.h"
+#include "tlv.h"
+#include "util.h"
+#include "vcpu_state.h"
+
+#define REPLY_TIMEOUT_MS 10000
+
+int colo_init(struct colo *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->interval_ms = 2000;
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return c->wake_fd < 0 ? -errno : 0;
+}
+
+void colo_fini(struct colo *c)
+{
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	c->wake_fd = -1;
+	free(c->cache);
+	c->cache = NULL;
+}
+
+void colo_request(struct colo *c, bool hold)
+{
+	uint64_t one = 1;
+
+	c->hold = hold;
+	c->request = true;
+	if (write(c->wake_fd, &one, sizeof(one)) < 0)
+		log_debug("colo wake: %m");
+}
+
+/* Waits for one COLO_MESSAGE of kind want from the peer. */
+static int expect(struct stream_reader *r, int fd, uint32_t want,
+		uint64_t *value)
+{
+	struct pollfd pf = { fd, POLLIN, 0 };
+	const uint8_t *body;
+	uint32_t type, len, msg;
+	uint64_t v;
+
+	if (poll(&pf, 1, REPLY_TIMEOUT_MS) <= 0)
+		return -ETIMEDOUT;
+	if (stream_read(r, &type, &body, &len) < 0)
+		return -EPIPE;
+	if (type != REC_COLO_MESSAGE ||
+	    stream_parse_colo_message(body, len, &msg, &v) < 0 || msg != want)
+		return -EPROTO;
+	if (value)
+		*value = v;
+	return 0;
+}
+
+static void record_pause(struct colo *c, uint64_t us)
+{
+	uint64_t n = c->st.checkpoints;
+
+	c->st.pause_ring[n % COLO_STATS_RING] = us;
+	c->st.last_pause_us = us;
+	c->st.total_pause_us += us;
+}
+
+/* Staged copy of one checkpoint on the primary: taken while paused. */
+struct snapshot {
+	uint64_t *pfns;
+	uint8_t *pages;
+	size_t n, cap;
+	struct tlv_buf vmst, dev;
+	struct tlv_buf vcpu[VM_MAX_VCPUS];
+};
+
+static int snap_pages(struct snapshot *s, struct vm *vm, const uint64_t *bm)
+{
+	size_t want = dirty_count(bm, vm->mem.bitmap_words);
+
+	if (want > s->cap) {
+		free(s->pfns);
+		free(s->pages);
+		s->pfns = malloc(want * sizeof(uint64_t));
+		s->pages = aligned_alloc(4096, want * 4096);
+		s->cap = s->pfns && s->pages ? want : 0;
+		if (!s->cap)
+			return -ENOMEM;
+	}
+	s->n = 0;
+	for (size_t w = 0; w < vm->mem.bitmap_words; w++) {
+		uint64_t bits = bm[w];
+
+		while (bits) {
+			uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			s->pfns[s->n] = pfn;
+			memcpy(s->pages + s->n * 4096,
+			       vm->mem.base + pfn * 4096, 4096);
+			s->n++;
+		}
+	}
+	return 0;
+}
+
+static int snap_state(struct snapshot *s, struct helper *h)
+{
+	int rc;
+
+	tlv_buf_reset(&s->vmst);
+	tlv_buf_reset(&s->dev);
+	rc = vm_state_save(&h->vm, &s->vmst);
+	for (int i = 0; rc == 0 && i < h->vm.nr_vcpus; i++) {
+		tlv_buf_reset(&s->vcpu[i]);
+		rc = vcpu_state_save(&h->vm.vcpus[i], &s->vcpu[i]);
+	}
+	if (rc == 0)
+		rc = savevm_device_state(h, &s->dev);
+	return rc;
+}
+
+static int send_snapshot(struct snapshot *s, struct helper *h,
+		struct stream_writer *w, uint64_t seq)
+{
+	uint64_t state_len = s->vmst.len + s->dev.len;
+	int rc = stream_write_colo_message(w, COLO_MESSAGE_VMSTATE_SEND, seq);
+
+	for (size_t i = 0; rc == 0 && i < s->n; i += STREAM_MAX_PAGES) {
+		uint32_t n = (uint32_t)(s->n - i < STREAM_MAX_PAGES ?
+					s->n - i : STREAM_MAX_PAGES);
+		uint32_t head[2] = { n, 0 };
+		struct iovec iov[3] = {
+			{ head, sizeof(head) },
+			{ s->pfns + i, n * sizeof(uint64_t) },
+			{ s->pages + i * 4096, (size_t)n * 4096 },
+		};
+
+		rc = stream_write_iov(w, REC_PAGE_DATA, iov, 3);
+	}
+	for (int i = 0; i < h->vm.nr_vcpus; i++)
+		state_len += s->vcpu[i].len;
+	if (rc == 0)
+		rc = stream_write_colo_message(w, COLO_MESSAGE_VMSTATE_SIZE,
+					       state_len);
+	if (rc == 0)
+		rc = stream_write(w, REC_VM_STATE, s->vmst.data, s->vmst.len);
+	for (int i = 0; rc == 0 && i < h->vm.nr_vcpus; i++)
+		rc = stream_write(w, REC_VCPU_STATE, s->vcpu[i].data,
+				  s->vcpu[i].len);
+	if (rc == 0)
+		rc = stream_write(w, REC_DEVICE_STATE, s->dev.data, s->dev.len);
+	if (rc == 0)
+		rc = stream_write(w, REC_CHECKPOINT_END, &seq, sizeof(seq));
+	return rc;
+}
+
+/* One checkpoint transaction, primary side.  Returns 0 or -errno. */
+static int checkpoint(struct helper *h, struct snapshot *s,
+		struct stream_writer *w, struct stream_reader *r, int fd,
+		uint64_t seq, uint64_t *bm, bool hold)
+{
+	struct colo *c = &h->colo;
+	uint64_t t0, t1, before = w->bytes;
+	int rc;
+
+	rc = stream_write_colo_message(w, COLO_MESSAGE_CHECKPOINT_REQUEST,
+				       seq | (hold ? 1ull << 63 : 0));
+	if (rc == 0)
+		rc = expect(r, fd, COLO_MESSAGE_CHECKPOINT_REPLY, NULL);
+	if (rc < 0)
+		return rc;
+	t0 = util_mono_us();
+	vm_pause(&h->vm);
+	memset(bm, 0, h->vm.mem.bitmap_words * sizeof(uint64_t));
+	rc = dirty_harvest(&h->vm, bm);
+	if (rc == 0)
+		rc = snap_pages(s, &h->vm, bm);
+	if (rc == 0)
+		rc = snap_state(s, h);
+	/* Speculative resume: the PVM runs while the checkpoint travels. */
+	if (!hold)
+		vm_resume(&h->vm);
+	t1 = util_mono_us();
+	if (rc == 0)
+		rc = send_snapshot(s, h, w, seq);
+	if (rc == 0)
+		rc = expect(r, fd, COLO_MESSAGE_VMSTATE_RECEIVED, NULL);
+	if (rc < 0) {
+		dirty_abort(&h->vm);	/* resend these next time */
+		return rc;
+	}
+	dirty_commit(&h->vm);
+	rc = expect(r, fd, COLO_MESSAGE_VMSTATE_LOADED, NULL);
+	record_pause(c, t1 - t0);
+	c->st.last_dirty = s->n;
+	c->st.last_bytes = w->bytes - before;
+	c->st.last_us = util_mono_us() - t0;
+	c->st.checkpoints++;
+	return rc;
+}
+
+void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
+{
+	struct colo *c = &h->colo;
+	struct stream_reader r;
+	struct snapshot s;
+	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
+	uint64_t seq = 0, next;
+	bool hold;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	stream_reader_init(&r, fd);
+	rc = bm ? stream_read_header(&r) : -ENOMEM;
+	if (rc == 0)
+		rc = expect(&r, fd, COLO_MESSAGE_CHECKPOINT_READY, NULL);
+	if (rc < 0) {
+		snprintf(c->error, sizeof(c->error), "the secondary did not "
+			 "become ready: %.250s", r.err[0] ? r.err : strerror(-rc));
+		goto out;
+	}
+	c->active = true;
+	c->primary = true;
+	vm_resume(&h->vm);
+	log_info("COLO: primary running, checkpoints every %d ms",
+		 c->interval_ms);
+	next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
+	while (!c->failover) {
+		struct pollfd pf[2] = { { c->wake_fd, POLLIN, 0 },
+					{ fd, POLLIN, 0 } };
+		uint64_t now = util_mono_us(), v;
+		int wait = next > now ? (int)((next - now) / 1000) : 0;
+
+		if (!c->request && wait > 0 && poll(pf, 2, wait) > 0) {
+			if (pf[1].revents) {
+				rc = -EPIPE;	/* the secondary went away */
+				break;
+			}
+			if (read(c->wake_fd, &v, sizeof(v)) < 0)
+				continue;
+		}
+		if (c->failover)
+			break;
+		if (c->held || (!c->request && util_mono_us() < next)) {
+			if (c->held)
+				util_sleep_ms(10);
+			continue;
+		}
+		c->request = false;
+		hold = c->hold;
+		c->hold = false;
+		rc = checkpoint(h, &s, w, &r, fd, ++seq, bm, hold);
+		if (hold)
+			c->held = true;	/* both stay paused until cont */
+		if (rc < 0)
+			break;
+		next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
+	}
+	if (rc < 0 && !c->failover) {
+		snprintf(c->error, sizeof(c->error), "checkpoint %llu: %.250s",
+			 (unsigned long long)seq, r.err[0] ? r.err :
+			 strerror(-rc));
+		c->exit_reason = COLO_EXIT_REASON_ERROR;
+		log_error("COLO: %s; the primary carries on alone", c->error);
+	} else {
+		c->exit_reason = COLO_EXIT_REASON_REQUEST;
+	}
+out:
+	/* Alone from now on: no checkpoints, no dirty log, running. */
+	c->active = false;
+	dirty_enable(&h->vm, false);
+	if (vm_get_state(&h->vm) == VM_PAUSED)
+		vm_resume(&h->vm);
+	stream_reader_fini(&r);
+	free(bm);
+	free(s.pfns);
+	free(s.pages);
+	tlv_buf_fini(&s.vmst);
+	tlv_buf_fini(&s.dev);
+	for (int i = 0; i < VM_MAX_VCPUS; i++)
+		tlv_buf_fini(&s.vcpu[i]);
+}
+
+/* ---- secondary ---- */
+
+struct staged {
+	uint64_t *pfns;
+	uint8_t *pages;
+	size_t n, cap;
+	struct tlv_buf vmst, dev;
+	struct tlv_buf vcpu[VM_MAX_VCPUS];
+	int nvcpu;
+};
+
+static int stage_pages(struct staged *st, struct vm *vm, const uint8_t *body,
+		uint32_t len)
+{
+	uint32_t n;
+
+	if (len < 8)
+		return -EPROTO;
+	memcpy(&n, body, 4);
+	if (n == 0 || n > STREAM_MAX_PAGES ||
+	    len != 8 + (uint64_t)n * (8 + 4096))
+		return -EPROTO;
+	if (st->n + n > st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 4096;
+
+		while (cap < st->n + n)
+			cap *= 2;
+		st->pfns = realloc(st->pfns, cap * sizeof(uint64_t));
+		st->pages = realloc(st->pages, cap * 4096);
+		if (!st->pfns || !st->pages)
+			return -ENOMEM;
+		st->cap = cap;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t pfn;
+
+		memcpy(&pfn, body + 8 + (size_t)i * 8, 8);
+		if (pfn >= vm->mem.npages)
+			return -EPROTO;
+		st->pfns[st->n + i] = pfn;
+	}
+	memcpy(st->pages + st->n * 4096, body + 8 + (size_t)n * 8,
+	       (size_t)n * 4096);
+	st->n += n;
+	return 0;
+}
+
+/* The staged checkpoint becomes the SVM: cache first, then every page
+ * that either side dirtied since the last checkpoint, then the state. */
+static int apply(struct helper *h, struct staged *st, uint64_t *bm,
+		char *why, size_t whylen)
+{
+	struct vm *vm = &h->vm;
+	uint8_t *cache = h->colo.cache;
+	int rc;
+
+	memset(bm, 0, vm->mem.bitmap_words * sizeof(uint64_t));
+	for (size_t i = 0; i < st->n; i++) {
+		memcpy(cache + st->pfns[i] * 4096, st->pages + i * 4096, 4096);
+		bm[st->pfns[i] / 64] |= 1ull << (st->pfns[i] % 64);
+	}
+	rc = dirty_harvest(vm, bm);	/* the SVM's own writes */
+	if (rc < 0) {
+		snprintf(why, whylen, "SVM dirty log: %s", strerror(-rc));
+		return rc;
+	}
+	dirty_commit(vm);
+	for (size_t w = 0; w < vm->mem.bitmap_words; w++) {
+		uint64_t bits = bm[w];
+
+		while (bits) {
+			uint64_t pfn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			memcpy(vm->mem.base + pfn * 4096, cache + pfn * 4096,
+			       4096);
+		}
+	}
+	rc = vm_state_load(vm, st->vmst.data, st->vmst.len, why, whylen);
+	for (int i = 0; rc == 0 && i < st->nvcpu; i++)
+		rc = vcpu_state_load(vm, st->vcpu[i].data, st->vcpu[i].len, why,
+				     whylen);
+	if (rc == 0)
+		rc = savevm_load_device_state(h, st->dev.data, st->dev.len, why,
+					      whylen);
+	return rc;
+}
+
+static int send_msg(struct stream_writer *w, uint32_t msg, uint64_t v)
+{
+	return stream_write_colo_message(w, msg, v);
+}
+
+void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
+{
+	struct colo *c = &h->colo;
+	struct stream_writer w;
+	struct staged st;
+	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
+	bool in_ckpt = false, hold = false;
+	char why[256] = "";
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	stream_writer_init(&w, fd);
+	c->cache = malloc(h->vm.mem.size);
+	rc = bm && c->cache ? 0 : -ENOMEM;
+	if (rc == 0) {
+		memcpy(c->cache, h->vm.mem.base, h->vm.mem.size);
+		rc = dirty_enable(&h->vm, true);
+	}
+	if (rc == 0) {
+		dirty_harvest(&h->vm, bm);	/* enabling marks all dirty */
+		dirty_commit(&h->vm);
+		rc = stream_write_header(&w);
+	}
+	if (rc == 0)
+		rc = send_msg(&w, COLO_MESSAGE_CHECKPOINT_READY, 0);
+	if (rc < 0)
+		goto out;
+	c->active = true;
+	vm_resume(&h->vm);
+	log_info("COLO: secondary running");
+	while (!c->failover) {
+		const uint8_t *body;
+		uint32_t type, len, msg;
+		uint64_t v;
+
+		rc = stream_read(r, &type, &body, &len);
+		if (rc < 0)
+			break;
+		if (type == REC_COLO_MESSAGE &&
+		    stream_parse_colo_message(body, len, &msg, &v) == 0) {
+			if (msg == COLO_MESSAGE_CHECKPOINT_REQUEST) {
+				vm_pause(&h->vm);
+				hold = v >> 63;
+				rc = send_msg(&w, COLO_MESSAGE_CHECKPOINT_REPLY, 0);
+			} else if (msg == COLO_MESSAGE_VMSTATE_SEND) {
+				st.n = 0;
+				st.nvcpu = 0;
+				tlv_buf_reset(&st.vmst);
+				tlv_buf_reset(&st.dev);
+				in_ckpt = true;
+			} else if (msg != COLO_MESSAGE_VMSTATE_SIZE) {
+				rc = -EPROTO;
+			}
+		} else if (!in_ckpt) {
+			rc = -EPROTO;
+		} else if (type == REC_PAGE_DATA) {
+			rc = stage_pages(&st, &h->vm, body, len);
+		} else if (type == REC_VM_STATE) {
+			rc = tlv_put_raw(&st.vmst, body, len);
+		} else if (type == REC_VCPU_STATE && st.nvcpu < h->vm.nr_vcpus) {
+			tlv_buf_reset(&st.vcpu[st.nvcpu]);
+			rc = tlv_put_raw(&st.vcpu[st.nvcpu++], body, len);
+		} else if (type == REC_DEVICE_STATE) {
+			rc = tlv_put_raw(&st.dev, body, len);
+		} else if (type == REC_CHECKPOINT_END &&
+			   st.nvcpu == h->vm.nr_vcpus && st.vmst.len) {
+			in_ckpt = false;
+			rc = send_msg(&w, COLO_MESSAGE_VMSTATE_RECEIVED, 0);
+			if (rc == 0)
+				rc = apply(h, &st, bm, why, sizeof(why));
+			if (rc == 0 && !hold)
+				vm_resume(&h->vm);
+			if (rc == 0) {
+				c->st.checkpoints++;
+				rc = send_msg(&w, COLO_MESSAGE_VMSTATE_LOADED, 0);
+			}
+		} else {
+			rc = -EPROTO;
+		}
+		if (rc < 0)
+			break;
+	}
+out:
+	/* Take over: a partial checkpoint is dropped, the SVM runs on. */
+	if (!c->failover) {
+		snprintf(c->error, sizeof(c->error), "%.250s",
+			 why[0] ? why : r->err[0] ? r->err : strerror(-rc));
+		c->exit_reason = COLO_EXIT_REASON_ERROR;
+		log_error("COLO: %s; the secondary takes over", c->error);
+	} else {
+		c->exit_reason = COLO_EXIT_REASON_REQUEST;
+	}
+	c->active = false;
+	dirty_enable(&h->vm, false);
+	if (vm_get_state(&h->vm) == VM_PAUSED)
+		vm_resume(&h->vm);
+	free(bm);
+	free(st.pfns);
+	free(st.pages);
+	tlv_buf_fini(&st.vmst);
+	tlv_buf_fini(&st.dev);
+	for (int i = 0; i < VM_MAX_VCPUS; i++)
+		tlv_buf_fini(&st.vcpu[i]);
+}
