@@ -256,6 +256,7 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 				util_sleep_ms(10);
 			continue;
 		}
+		c->last_trigger = c->request ? 2 : 1;
 		c->request = false;
 		hold = c->hold;
 		c->hold = false;

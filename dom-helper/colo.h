@@ -38,6 +38,7 @@ struct colo {
 	_Atomic bool request;		/* a checkpoint is wanted now */
 	_Atomic bool hold;		/* debug: stay paused after the next */
 	_Atomic bool held;		/* ...and no checkpoints until cont */
+	_Atomic int last_trigger;	/* 0 none, 1 timer, 2 manual */
 	_Atomic bool failover;		/* stop: run alone */
 	_Atomic int exit_reason;	/* enum colo_exit_reason */
 	int wake_fd;			/* eventfd: wakes the primary loop */

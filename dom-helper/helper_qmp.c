@@ -390,6 +390,8 @@ int qmp_helper_query_colo(void *opaque, struct colo_helper_status *ret,
 	ret->last_dirty_pages = (int64_t)c->st.last_dirty;
 	ret->last_bytes = (int64_t)c->st.last_bytes;
 	ret->last_duration_us = (int64_t)c->st.last_us;
+	ret->last_trigger = xstrdup(c->last_trigger == 2 ? "manual" :
+				    c->last_trigger == 1 ? "timer" : "none");
 	ret->error = xstrdup(c->error);
 	return 0;
 }

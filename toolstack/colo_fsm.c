@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "colo_fsm.h"
+#include "colo-qapi-client.h"
 #include "colod.h"
+#include "domains.h"
 #include "log.h"
 
 bool colo_fsm_failover_edge_ok(enum failover_status from,
@@ -74,11 +76,18 @@ static int step(struct colod *d, const char *name, enum failover_status from,
 	return rc;
 }
 
-/* Tells the domain's helpers to act out the failover.  Until COLO
- * helpers exist there is nothing to tell; the bookkeeping stands alone. */
+/* Tells the domain's helper to act out the failover: a primary stops
+ * checkpointing and runs alone, a secondary takes over.  A domain whose
+ * helper is gone has nothing left to tell; the bookkeeping still runs. */
 static int act(struct colod *d, const struct state_domain *dom)
 {
+	struct dom_link *l = domains_get(d, dom->name, NULL);
+	struct colo_error err = { 0 };
+
 	log_info("%s: failover as %s", dom->name, colo_mode_str(dom->mode));
+	if (l && qmpc_helper_colo_failover(&l->ctl, &err) < 0)
+		log_warn("%s: the helper did not take the failover: %s",
+			 dom->name, err.desc);
 	return 0;
 }
 

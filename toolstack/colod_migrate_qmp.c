@@ -66,11 +66,13 @@ int qmp_x_peer_hello(void *opaque, const struct qmp_x_peer_hello_args *a,
 	return 0;
 }
 
-int qmp_x_migrate_incoming(void *opaque,
-		const struct qmp_x_migrate_incoming_args *a,
+static int set_colo_mode(struct colod *d, const char *name,
+		enum colo_mode mode, enum migration_status ms);
+
+/* Both kinds of incoming domain: a migration, or a COLO secondary. */
+static int incoming(struct colod *d, const char *config, bool colo,
 		struct incoming_info *ret, struct colo_error *err)
 {
-	struct colod *d = opaque;
 	struct domain_config cfg;
 	char why[512], addr[256];
 	int rc, port = 0;
@@ -86,21 +88,57 @@ int qmp_x_migrate_incoming(void *opaque,
 		*strrchr(addr, ':') = '\0';
 	if (!strcmp(addr, "*"))
 		snprintf(addr, sizeof(addr), "0.0.0.0");
-	rc = domain_config_parse(&cfg, a->config, strlen(a->config),
+	rc = domain_config_parse(&cfg, config, strlen(config),
 				 "incoming config", why, sizeof(why));
 	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER, "%s", why);
 		return rc;
 	}
 	rc = domains_create_incoming(d, &cfg, addr, &port, err);
-	domain_config_fini(&cfg);
 	if (rc == 0 && port <= 0) {
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
 			       "the incoming helper reported no port");
-		return -EIO;
+		rc = -EIO;
 	}
+	if (rc == 0 && colo)
+		rc = set_colo_mode(d, cfg.name, COLO_MODE_SECONDARY,
+				   MIGRATION_STATUS_SETUP);
+	domain_config_fini(&cfg);
 	ret->port = port;
 	return rc;
+}
+
+int qmp_x_migrate_incoming(void *opaque,
+		const struct qmp_x_migrate_incoming_args *a,
+		struct incoming_info *ret, struct colo_error *err)
+{
+	return incoming(opaque, a->config, false, ret, err);
+}
+
+int qmp_x_colo_incoming(void *opaque,
+		const struct qmp_x_colo_incoming_args *a,
+		struct incoming_info *ret, struct colo_error *err)
+{
+	return incoming(opaque, a->config, true, ret, err);
+}
+
+/* Records a domain's COLO mode, committed before anything acts on it.
+ * A new COLO run starts with a clean failover status. */
+static int set_colo_mode(struct colod *d, const char *name,
+		enum colo_mode mode, enum migration_status ms)
+{
+	struct state_domain dom;
+	int rc = state_domain_get(&d->st, name, &dom);
+
+	if (rc < 0)
+		return rc;
+	dom.mode = mode;
+	dom.migration = ms;
+	dom.failover = FAILOVER_STATUS_NONE;
+	dom.reason = COLO_EXIT_REASON_NONE;
+	colod_txn_begin(d);
+	rc = state_domain_put_colo(&d->st, &dom);
+	return rc == 0 ? colod_txn_commit(d) : (colod_txn_rollback(d), rc);
 }
 
 /* HOST or HOST:PORT. */
@@ -119,11 +157,13 @@ static int split_uri(const char *uri, char *host, size_t len, int *port)
 
 /* Asks the peer to make ready; returns the incoming helper's port. */
 static int prepare_peer(struct colod *d, const char *host, int port,
-		const char *config, int *in_port, struct colo_error *err)
+		const char *config, bool colo, int *in_port,
+		struct colo_error *err)
 {
 	struct ctl_client c;
 	struct qmp_x_peer_hello_args hello;
 	struct qmp_x_migrate_incoming_args inc = { (char *)config };
+	struct qmp_x_colo_incoming_args cinc = { (char *)config };
 	struct peer_info pi;
 	struct incoming_info ii;
 	struct utsname u;
@@ -155,7 +195,8 @@ static int prepare_peer(struct colod *d, const char *host, int port,
 	}
 	peer_info_fini(&pi);
 	if (rc == 0)
-		rc = qmpc_x_migrate_incoming(&c, &inc, &ii, err);
+		rc = colo ? qmpc_x_colo_incoming(&c, &cinc, &ii, err) :
+		     qmpc_x_migrate_incoming(&c, &inc, &ii, err);
 	if (rc == 0)
 		*in_port = (int)ii.port;
 out:
@@ -186,7 +227,7 @@ int qmp_migrate(void *opaque, const struct qmp_migrate_args *a,
 			       "no stored config for %s", a->domain);
 		return rc;
 	}
-	rc = prepare_peer(d, host, port, xml, &in_port, err);
+	rc = prepare_peer(d, host, port, xml, false, &in_port, err);
 	free(xml);
 	if (rc < 0)
 		return rc;
@@ -226,4 +267,57 @@ int qmp_query_migrate(void *opaque, const struct qmp_query_migrate_args *a,
 	colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
 		       "domain '%s' not found", a->domain);
 	return -ENOENT;
+}
+
+int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
+		struct colo_error *err)
+{
+	struct colod *d = opaque;
+	struct dom_link *l = domains_get(d, a->domain, err);
+	struct qmp_helper_colo_start_args hc;
+	struct state_domain dom;
+	char host[256], *xml = NULL;
+	int port, in_port = 0, rc;
+
+	if (!l)
+		return -ENOENT;
+	if (state_domain_get(&d->st, a->domain, &dom) == 0 &&
+	    dom.mode != COLO_MODE_UNKNOWN) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "domain '%s' is already in COLO mode (%s)",
+			       a->domain, colo_mode_str(dom.mode));
+		return -EBUSY;
+	}
+	if (split_uri(a->uri, host, sizeof(host), &port) < 0) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "uri must be HOST or HOST:PORT");
+		return -EINVAL;
+	}
+	rc = state_domain_config(&d->st, a->domain, &xml);
+	if (rc == 0)
+		rc = prepare_peer(d, host, port, xml, true, &in_port, err);
+	free(xml);
+	if (rc < 0)
+		return rc;
+	rc = set_colo_mode(d, a->domain, COLO_MODE_PRIMARY,
+			   MIGRATION_STATUS_ACTIVE);
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
+			       "cannot record COLO mode");
+		return rc;
+	}
+	hc.host = host;
+	hc.port = in_port;
+	hc.max_downtime = d->params.max_downtime;
+	hc.interval = d->params.checkpoint_interval;
+	return qmpc_helper_colo_start(&l->ctl, &hc, err);
+}
+
+int qmp_colo_checkpoint(void *opaque, const struct qmp_colo_checkpoint_args *a,
+		struct colo_error *err)
+{
+	struct dom_link *l = domains_get(opaque, a->domain, err);
+	struct qmp_helper_colo_checkpoint_args hc = { false, false };
+
+	return l ? qmpc_helper_colo_checkpoint(&l->ctl, &hc, err) : -ENOENT;
 }

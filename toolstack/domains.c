@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "colo-qapi-client.h"
 #include "colo-qapi-events.h"
+#include "colo_fsm.h"
 #include "colod.h"
 #include "domains.h"
 #include "log.h"
@@ -611,6 +612,30 @@ static void collect_migration(struct colod *d, struct dom_link *l)
 	qmpc_helper_quit(&l->ctl, &err);
 }
 
+/* COLO news from a helper: in lock-step (record it), or stopped by a
+ * broken stream, which is a failover like a lost heartbeat. */
+static void colo_event(struct colod *d, struct dom_link *l,
+		const char *reason)
+{
+	struct state_domain dom;
+	struct colo_error err = { 0 };
+
+	if (state_domain_get(&d->st, l->name, &dom) < 0 ||
+	    dom.mode == COLO_MODE_UNKNOWN)
+		return;
+	if (!strncmp(reason, "COLO primary", 12) ||
+	    !strncmp(reason, "COLO secondary", 14)) {
+		dom.migration = MIGRATION_STATUS_COLO;
+		colod_txn_begin(d);
+		state_domain_put_colo(&d->st, &dom);
+		colod_txn_commit(d);
+		return;
+	}
+	if (!strncmp(reason, "COLO stopped", 12) &&
+	    dom.failover == FAILOVER_STATUS_NONE)
+		colo_fsm_failover(d, l->name, COLO_EXIT_REASON_ERROR, &err);
+}
+
 /* One event from a helper: state changes are recorded, then announced;
  * console output is passed on as it is. */
 static void forward_event(struct colod *d, struct dom_link *l)
@@ -647,9 +672,11 @@ static void forward_event(struct colod *d, struct dom_link *l)
 			state_domain_set_run(&d->st, l->name, s.state, l->pid);
 			announce(d, l->name, s.state, s.reason);
 			colod_txn_commit(d);
-			qev_domain_state_fini(&s);
 			if (l->last == RUN_STATE_POSTMIGRATE)
 				collect_migration(d, l);
+			else
+				colo_event(d, l, s.reason);
+			qev_domain_state_fini(&s);
 		}
 	} else if (strcmp(topic, "CONSOLE_OUTPUT") == 0) {
 		ctl_publish(d->pub, ev);

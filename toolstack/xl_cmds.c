@@ -12,6 +12,7 @@
 #include "colo-qapi-events.h"
 #include "colod.h"
 #include "util.h"
+#include "util.h"
 #include "xl.h"
 
 /* Parses a command's own options; returns the index of the first operand,
@@ -331,6 +332,17 @@ static int cmd_colo_status(struct xl_ctx *x, const struct xl_cmd *cmd,
 		xl_print_kv("last-mode", "%s", colo_mode_str(s.last_mode));
 		xl_print_kv("reason", "%s", colo_exit_reason_str(s.reason));
 		xl_print_kv("failover", "%s", failover_status_str(s.failover));
+		if (s.has_checkpoints) {
+			xl_print_kv("checkpoints", "%lld",
+				    (long long)s.checkpoints);
+			xl_print_kv("last-pause", "%.3f ms",
+				    (double)s.last_pause_us / 1000.0);
+			xl_print_kv("mean-pause", "%.3f ms",
+				    (double)s.mean_pause_us / 1000.0);
+			xl_print_kv("p99-pause", "%.3f ms",
+				    (double)s.p99_pause_us / 1000.0);
+			xl_print_kv("last-trigger", "%s", s.last_trigger);
+		}
 	}
 	colo_status_fini(&s);
 	return XL_OK;
@@ -436,7 +448,83 @@ static int cmd_params(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 
 /* ---- the table ---- */
 
+static int cmd_colo_start(struct xl_ctx *x, const struct xl_cmd *cmd,
+		int argc, char **argv)
+{
+	struct colo_error err = { 0 };
+	struct qmp_colo_start_args a;
+	struct qmp_query_colo_status_args q;
+	struct colo_status s;
+	int first = operands(cmd, argc, argv, 2), rc;
+
+	if (first < 0)
+		return XL_USAGE;
+	if (xl_connect(x) < 0)
+		return XL_FAIL;
+	a.domain = argv[first];
+	a.uri = argv[first + 1];
+	rc = qmpc_colo_start(&x->ctl, &a, &err);
+	if (rc < 0)
+		return xl_report(x, argv[first], rc, &err);
+	/* Wait for the first checkpoint: then the pair is protected. */
+	q.domain = a.domain;
+	for (int i = 0; i < 600; i++) {
+		colo_error_clear(&err);
+		if (qmpc_query_colo_status(&x->ctl, &q, &s, &err) < 0)
+			return xl_report(x, argv[first], -EREMOTEIO, &err);
+		if (s.mode == COLO_MODE_UNKNOWN) {
+			fprintf(stderr, "colo-xl: %s: COLO stopped (%s)\n",
+				a.domain, colo_exit_reason_str(s.reason));
+			colo_status_fini(&s);
+			return XL_FAIL;
+		}
+		if (s.has_checkpoints && s.checkpoints > 0) {
+			if (!x->json)
+				printf("%s: COLO primary, secondary on %s; "
+				       "checkpoint %lld took a %.2f ms pause\n",
+				       a.domain, a.uri, (long long)s.checkpoints,
+				       (double)s.last_pause_us / 1000.0);
+			colo_status_fini(&s);
+			return XL_OK;
+		}
+		colo_status_fini(&s);
+		if (!x->json && i % 5 == 0)
+			fprintf(stderr, "colo-xl: %s: synchronising with %s...\n",
+				a.domain, a.uri);
+		util_sleep_ms(200);
+	}
+	fprintf(stderr, "colo-xl: %s: no checkpoint after 120 s\n", a.domain);
+	return XL_FAIL;
+}
+
+static int cmd_colo_checkpoint(struct xl_ctx *x, const struct xl_cmd *cmd,
+		int argc, char **argv)
+{
+	struct colo_error err = { 0 };
+	struct qmp_colo_checkpoint_args a;
+	int first = operands(cmd, argc, argv, 1), rc;
+
+	if (first < 0)
+		return XL_USAGE;
+	if (xl_connect(x) < 0)
+		return XL_FAIL;
+	a.domain = argv[first];
+	rc = qmpc_colo_checkpoint(&x->ctl, &a, &err);
+	if (rc < 0)
+		return xl_report(x, argv[first], rc, &err);
+	return XL_OK;
+}
+
 static const struct xl_cmd colo_commands[] = {
+	{ "start", cmd_colo_start, "DOM HOST[:PORT]",
+	  "Protect a domain with COLO, its secondary on the colod at HOST.",
+	  "The domain is live-migrated into lock-step with a secondary that\n"
+	  "the colod at HOST (peer port 7788) creates; from then on the\n"
+	  "primary checkpoints every checkpoint-interval ms.  Returns after\n"
+	  "the first checkpoint.\n",
+	  false, NULL },
+	{ "checkpoint", cmd_colo_checkpoint, "DOM",
+	  "Take a COLO checkpoint now.", "", false, NULL },
 	{ "status", cmd_colo_status, "DOM",
 	  "Show a domain's COLO mode, last mode, exit reason and failover "
 	  "status.",

@@ -1,0 +1,99 @@
+#!/bin/bash
+# COLO through colod and colo-xl, on two hosts (namespaces joined by the
+# replication veth of DESIGN §12): colo start, checkpoints (timer and
+# manual) with identical RAM, status figures, then SIGKILL of every
+# process of the primary host: the secondary takes over, reports
+# COLO_EXIT mode=secondary, and its guest runs on with its self-check
+# clean.  Memory only (no netproxy or blkrep yet).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not usable"
+need_netns
+need_cmd sqlite3
+trap 'ns_cleanup; cleanup' EXIT
+A=hostA$NS_SUFFIX B=hostB$NS_SUFFIX
+G=$TOP_BUILDDIR/tests/guests
+
+ns_add "$A"
+ns_add "$B"
+ip link add "ca$NS_SUFFIX" type veth peer name "cb$NS_SUFFIX"
+ip link set "ca$NS_SUFFIX" netns "$A"
+ip link set "cb$NS_SUFFIX" netns "$B"
+ip -n "$A" addr add 198.51.100.1/24 dev "ca$NS_SUFFIX"
+ip -n "$B" addr add 198.51.100.2/24 dev "cb$NS_SUFFIX"
+ip -n "$A" link set "ca$NS_SUFFIX" up
+ip -n "$B" link set "cb$NS_SUFFIX" up
+for h in a b; do
+	ns=$([ $h = a ] && echo "$A" || echo "$B")
+	ip=$([ $h = a ] && echo 198.51.100.1 || echo 198.51.100.2)
+	mkdir -p "$TMP/$h"
+	ip netns exec "$ns" "$COLOD" --state-dir "$TMP/$h/state" --run-dir "$TMP/$h/run" \
+		--log "file:$TMP/$h/colod.log" --peer-listen "$ip:7788" || fail "colod $h"
+done
+expect_rc 0 xl a params checkpoint-interval=200
+cat >"$TMP/web.xml" <<XML
+<domain type='kvm'>
+  <name>web</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type><kernel>$TOP_BUILDDIR/guest/colo-kv.elf</kernel>
+  <cmdline>mode=dirty dirty_mb=32 dirty_rate=3000 verify_ms=200</cmdline></os>
+</domain>
+XML
+CB=$TMP/b/state/console/web.log
+
+step "colo start"
+expect_rc 0 xl a create "$TMP/web.xml"
+wait_for 20 grep -q DIRTY-START "$TMP/a/state/console/web.log" || fail "guest"
+expect_rc 0 xl a colo start web 198.51.100.2
+contains "$OUT" "web: COLO primary, secondary on 198.51.100.2"
+expect_rc 0 xl b list
+echo "$OUT" | grep -Eq '^web .* r----- .*secondary$' || fail "no running secondary on B: $OUT"
+expect_rc 0 xl a list
+echo "$OUT" | grep -Eq '^web .*primary$' || fail "A is not primary: $OUT"
+
+step "checkpoints: timer and manual; RAM identical when both are held"
+sleep 2
+expect_rc 0 xl a colo status web
+n1=$(echo "$OUT" | sed -n 's/^checkpoints *: //p')
+[ "$n1" -ge 5 ] || fail "only $n1 checkpoints in 2 s at 200 ms"
+contains "$OUT" "last-trigger           : timer"
+echo "$OUT" | grep -E "pause" | sed 's/^/   /'
+expect_rc 0 xl a colo checkpoint web
+sleep 0.3
+expect_rc 0 xl a colo status web
+[ "$(db a "SELECT migration_status FROM domains WHERE name='web'")" = colo ] ||
+	fail "migration status is not colo"
+for i in 1 2 3; do
+	"$CTL_RAW" "ipc://$TMP/a/run/dom-web.ctl" \
+		'{"execute":"helper-colo-checkpoint","arguments":{"hold":true}}' >/dev/null
+	sleep 0.4
+	ha=$("$CTL_RAW" "$(ctl_ep a)" '{"execute":"x-domain-ram-hash","arguments":{"domain":"web"}}')
+	hb=$("$CTL_RAW" "$(ctl_ep b)" '{"execute":"x-domain-ram-hash","arguments":{"domain":"web"}}')
+	[ "${ha#*hash}" = "${hb#*hash}" ] || fail "round $i: RAM differs: $ha / $hb"
+	xl a unpause web >/dev/null
+	xl b unpause web >/dev/null
+	sleep 0.3
+done
+
+step "SIGKILL every process of host A: B takes over"
+t0=$(date +%s%N)
+ip netns pids "$A" | xargs -r kill -9
+wait_for 10 bash -c "COLO_RUN_DIR=$TMP/b/run $XL colo status web | grep -q 'failover *: completed'" ||
+	fail "B did not take over: $(xl b colo status web)"
+t1=$(date +%s%N)
+echo "   takeover noticed after $(( (t1 - t0) / 1000000 )) ms"
+expect_rc 0 xl b colo status web
+contains "$OUT" "mode                   : unknown"
+contains "$OUT" "last-mode              : secondary"
+contains "$OUT" "reason                 : error"
+grep -q '"event":"COLO_EXIT","data":{"domain":"web","mode":"secondary","reason":"error"}' \
+	<(db b "SELECT event FROM event_log") || fail "no COLO_EXIT on B"
+n=$(grep -c "DIRTY written" "$CB")
+wait_for 20 bash -c "[ \$(grep -c 'DIRTY written' $CB) -gt $n ]" || fail "B's guest stopped"
+sleep 1
+! grep -q "GUEST-CHECK FAIL" "$CB" || fail "$(grep GUEST-CHECK "$CB" | head -3)"
+expect_rc 0 xl b list
+echo "$OUT" | grep -Eq '^web .* r----- .* -$' || fail "B's domain is not running alone: $OUT"
+expect_rc 0 xl b destroy web
+echo ok
