@@ -20,6 +20,7 @@ run() {
 	shift
 	shown="$*"
 	shown=${shown//$B\//}
+	shown=${shown/#xb /colo-xl }
 	printf '%s$ %s\n' "$where" "${shown#cli }"
 	"$@"
 }
@@ -153,7 +154,58 @@ for _ in $(seq 100); do
 done
 grep KVLOG "$D/a/state/console/web.log" | tail -n 1 | sed 's/^/  | /'
 run client cli redis-cli -h 192.0.2.10 incr visits
-run hostA "$XL" colo status web
 run hostA "$XL" destroy web
+
+say "COLO: a second host, hostB, on a direct replication link"
+Bn=hostB$S
+ip netns add "$Bn" && NS+=("$Bn") && ip -n "$Bn" link set lo up
+ip link add "ra$S" type veth peer name "rb$S"
+ip link set "ra$S" netns "$A" && ip link set "rb$S" netns "$Bn"
+ip -n "$A" addr add 198.51.100.1/24 dev "ra$S" && ip -n "$A" link set "ra$S" up
+ip -n "$Bn" addr add 198.51.100.2/24 dev "rb$S" && ip -n "$Bn" link set "rb$S" up
+mkdir -p "$D/b"
+ip netns exec "$Bn" "$COLOD" --state-dir "$D/b/state" --run-dir "$D/b/run" \
+	--log "file:$D/b/colod.log" --peer-listen 198.51.100.2:7788 || exit 1
+kill "$(cat "$D/a/run/colod.pid")"
+sleep 0.5
+ip netns exec "$A" "$COLOD" --state-dir "$D/a/state" --run-dir "$D/a/run" \
+	--log "file:$D/a/colod.log" --peer-listen 198.51.100.1:7788 || exit 1
+echo "hostA 198.51.100.1 <-> hostB 198.51.100.2 (colod on each, peer port 7788)"
+xb() { COLO_RUN_DIR=$D/b/run "$XL" "$@"; }
+
+cat >"$D/db.xml" <<XML
+<domain type='kvm'>
+  <name>db</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type><kernel>$B/guest/colo-kv.elf</kernel>
+  <cmdline>mode=dirty dirty_mb=32 dirty_rate=3000 verify_ms=500</cmdline></os>
+</domain>
+XML
+say "A guest that rewrites 3000 pages a second and checks every page itself"
+run hostA "$XL" params checkpoint-interval=200
+run hostA "$XL" create "$D/db.xml"
+sleep 1
+run hostA "$XL" colo start db 198.51.100.2
+run hostB xb list
+
+say "Checkpoints every 200 ms; each one pauses the primary briefly"
+sleep 2
+run hostA "$XL" colo status db
+
+say "Kill every process of hostA (colod, helper): hostB takes over"
+ip netns pids "$A" | xargs -r kill -9
+sleep 1
+run hostB xb colo status db
+run hostB xb list
+sleep 1.5
+echo "hostB's guest, still running and checking itself:"
+tail -n 3 "$D/b/state/console/db.log" | sed 's/^/  | /'
+if grep -q "GUEST-CHECK FAIL" "$D/b/state/console/db.log"; then
+	echo "SELF-CHECK FAILED"
+else
+	echo "no GUEST-CHECK FAIL: the secondary's memory was consistent"
+fi
+run hostB xb destroy db
 
 say "Done; cleaning up"

@@ -208,14 +208,17 @@ static void colo_status_add_helper(struct colod *d, const char *name,
 	l->ctl.timeout_ms = 2000;
 	if (qmpc_helper_query_colo(&l->ctl, &hs, &err) == 0 &&
 	    (hs.active || hs.checkpoints)) {
-		ret->has_checkpoints = ret->has_last_pause_us = true;
-		ret->has_mean_pause_us = ret->has_p99_pause_us = true;
+		/* Pauses and triggers are the primary's business. */
+		ret->has_checkpoints = true;
+		ret->has_last_pause_us = ret->has_mean_pause_us = hs.primary;
+		ret->has_p99_pause_us = hs.primary;
 		ret->checkpoints = hs.checkpoints;
 		ret->last_pause_us = hs.last_pause_us;
 		ret->mean_pause_us = hs.mean_pause_us;
 		ret->p99_pause_us = hs.p99_pause_us;
-		ret->has_last_trigger = true;
-		ret->last_trigger = xstrdup(hs.last_trigger);
+		ret->has_last_trigger = hs.primary;
+		if (hs.primary)
+			ret->last_trigger = xstrdup(hs.last_trigger);
 		colo_helper_status_fini(&hs);
 	}
 	l->ctl.timeout_ms = saved;

@@ -332,9 +332,10 @@ static int cmd_colo_status(struct xl_ctx *x, const struct xl_cmd *cmd,
 		xl_print_kv("last-mode", "%s", colo_mode_str(s.last_mode));
 		xl_print_kv("reason", "%s", colo_exit_reason_str(s.reason));
 		xl_print_kv("failover", "%s", failover_status_str(s.failover));
-		if (s.has_checkpoints) {
+		if (s.has_checkpoints)
 			xl_print_kv("checkpoints", "%lld",
 				    (long long)s.checkpoints);
+		if (s.has_last_pause_us) {
 			xl_print_kv("last-pause", "%.3f ms",
 				    (double)s.last_pause_us / 1000.0);
 			xl_print_kv("mean-pause", "%.3f ms",
