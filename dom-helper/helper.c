@@ -165,7 +165,8 @@ enum run_state helper_run_state(struct helper *h)
 {
 	if (h->migrated)
 		return RUN_STATE_POSTMIGRATE;
-	if (h->opts.incoming && !h->incoming_done)
+	if (h->opts.incoming && !h->incoming_done && h->vm_created &&
+	    vm_get_state(&h->vm) != VM_CRASHED)
 		return RUN_STATE_INMIGRATE;
 	switch (h->vm_created ? vm_get_state(&h->vm) : VM_CREATED) {
 	case VM_RUNNING:

@@ -123,6 +123,7 @@ static void *sender(void *arg)
 	uint64_t *bm = calloc(vm->mem.bitmap_words, sizeof(uint64_t));
 	uint64_t t_iter = util_mono_us(), t_pause = 0, bw = 1;
 	bool paused = false, first = true;
+	bool was_running = vm_get_state(vm) == VM_RUNNING;
 	int fd = -1, rc;
 	int64_t sent;
 
@@ -201,7 +202,7 @@ static void *sender(void *arg)
 		rc = wait_ack(fd);
 	if (rc < 0) {
 		dirty_enable(vm, false);
-		if (paused)
+		if (paused && was_running)
 			vm_resume(vm);
 		finish(m, MIGRATION_STATUS_FAILED, "stream to %s:%d: %s", m->host,
 		       m->port, strerror(-rc));

@@ -612,16 +612,25 @@ static void collect_migration(struct colod *d, struct dom_link *l)
 	qmpc_helper_quit(&l->ctl, &err);
 }
 
-/* COLO news from a helper: in lock-step (record it), or stopped by a
- * broken stream, which is a failover like a lost heartbeat. */
+/* Migration and COLO news from a helper: a failed migration, a pair in
+ * lock-step (recorded), or COLO stopped by a broken stream, which is a
+ * failover like a lost heartbeat. */
 static void colo_event(struct colod *d, struct dom_link *l,
 		const char *reason)
 {
 	struct state_domain dom;
 	struct colo_error err = { 0 };
 
-	if (state_domain_get(&d->st, l->name, &dom) < 0 ||
-	    dom.mode == COLO_MODE_UNKNOWN)
+	if (state_domain_get(&d->st, l->name, &dom) < 0)
+		return;
+	if (!strncmp(reason, "migration failed", 16)) {
+		dom.migration = MIGRATION_STATUS_FAILED;
+		colod_txn_begin(d);
+		state_domain_put_colo(&d->st, &dom);
+		colod_txn_commit(d);
+		return;
+	}
+	if (dom.mode == COLO_MODE_UNKNOWN)
 		return;
 	if (!strncmp(reason, "COLO primary", 12) ||
 	    !strncmp(reason, "COLO secondary", 14)) {
