@@ -71,7 +71,8 @@ static int set_colo_mode(struct colod *d, const char *name,
 
 /* Both kinds of incoming domain: a migration, or a COLO secondary. */
 static int incoming(struct colod *d, const char *config, bool colo,
-		struct incoming_info *ret, struct colo_error *err)
+		const char *peer, struct incoming_info *ret,
+		struct colo_error *err)
 {
 	struct domain_config cfg;
 	char why[512], addr[256];
@@ -103,6 +104,8 @@ static int incoming(struct colod *d, const char *config, bool colo,
 	if (rc == 0 && colo)
 		rc = set_colo_mode(d, cfg.name, COLO_MODE_SECONDARY,
 				   MIGRATION_STATUS_SETUP);
+	if (rc == 0 && colo && peer)
+		state_domain_set_peer(&d->st, cfg.name, peer);
 	domain_config_fini(&cfg);
 	ret->port = port;
 	return rc;
@@ -112,14 +115,15 @@ int qmp_x_migrate_incoming(void *opaque,
 		const struct qmp_x_migrate_incoming_args *a,
 		struct incoming_info *ret, struct colo_error *err)
 {
-	return incoming(opaque, a->config, false, ret, err);
+	return incoming(opaque, a->config, false, NULL, ret, err);
 }
 
 int qmp_x_colo_incoming(void *opaque,
 		const struct qmp_x_colo_incoming_args *a,
 		struct incoming_info *ret, struct colo_error *err)
 {
-	return incoming(opaque, a->config, true, ret, err);
+	return incoming(opaque, a->config, true, a->has_peer ? a->peer : NULL,
+			ret, err);
 }
 
 /* Records a domain's COLO mode, committed before anything acts on it.
@@ -163,7 +167,9 @@ static int prepare_peer(struct colod *d, const char *host, int port,
 	struct ctl_client c;
 	struct qmp_x_peer_hello_args hello;
 	struct qmp_x_migrate_incoming_args inc = { (char *)config };
-	struct qmp_x_colo_incoming_args cinc = { (char *)config };
+	struct qmp_x_colo_incoming_args cinc = {
+		(char *)config, d->cfg.peer_listen != NULL, d->cfg.peer_listen,
+	};
 	struct peer_info pi;
 	struct incoming_info ii;
 	struct utsname u;
@@ -301,6 +307,12 @@ int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
 		return rc;
 	rc = set_colo_mode(d, a->domain, COLO_MODE_PRIMARY,
 			   MIGRATION_STATUS_ACTIVE);
+	if (rc == 0) {
+		char peer[300];
+
+		snprintf(peer, sizeof(peer), "%s:%d", host, port);
+		rc = state_domain_set_peer(&d->st, a->domain, peer);
+	}
 	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
 			       "cannot record COLO mode");

@@ -237,6 +237,16 @@ int qmp_query_colo_status(void *opaque,
 	ret->last_mode = dom.last_mode;
 	ret->reason = dom.reason;
 	ret->failover = dom.failover;
+	{
+		char peer[300];
+
+		if (state_domain_peer(&((struct colod *)opaque)->st,
+				      args->domain, peer, sizeof(peer)) == 0 &&
+		    peer[0]) {
+			ret->has_peer = true;
+			ret->peer = xstrdup(peer);
+		}
+	}
 	colo_status_add_helper(opaque, args->domain, ret);
 	return 0;
 }

@@ -45,6 +45,8 @@ static const char *const migrations[] = {
 	"  ts_us INTEGER NOT NULL,"
 	"  name TEXT NOT NULL,"
 	"  event TEXT NOT NULL);",
+	/* 1 -> 2: the COLO peer of a domain, for heartbeats. */
+	"ALTER TABLE domains ADD COLUMN peer TEXT NOT NULL DEFAULT '';",
 };
 
 int state_latest_version(void)
@@ -520,4 +522,35 @@ int state_domain_config(struct state *st, const char *name, char **xml)
 	}
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int state_domain_set_peer(struct state *st, const char *name,
+		const char *peer)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE domains SET peer = ? WHERE "
+			       "name = ?", -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(s, 1, peer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	return step_update(st->db, s);
+}
+
+int state_domain_peer(struct state *st, const char *name, char *buf,
+		size_t len)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(st->db, "SELECT peer FROM domains WHERE "
+			       "name = ?", -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -ENOENT;
 }

@@ -76,6 +76,11 @@ int state_domain_set_run(struct state *st, const char *name,
 int64_t state_domain_next_id(struct state *st);
 /* The domain's XML; the caller frees it. */
 int state_domain_config(struct state *st, const char *name, char **xml);
+/* The domain's COLO peer colod (HOST:PORT), empty when none. */
+int state_domain_set_peer(struct state *st, const char *name,
+		const char *peer);
+int state_domain_peer(struct state *st, const char *name, char *buf,
+		size_t len);
 
 /* Appends to the bounded event log (text is the full event JSON). */
 int state_event_append(struct state *st, const char *name,

@@ -332,6 +332,8 @@ static int cmd_colo_status(struct xl_ctx *x, const struct xl_cmd *cmd,
 		xl_print_kv("last-mode", "%s", colo_mode_str(s.last_mode));
 		xl_print_kv("reason", "%s", colo_exit_reason_str(s.reason));
 		xl_print_kv("failover", "%s", failover_status_str(s.failover));
+		if (s.has_peer)
+			xl_print_kv("peer", "%s", s.peer);
 		if (s.has_checkpoints)
 			xl_print_kv("checkpoints", "%lld",
 				    (long long)s.checkpoints);
