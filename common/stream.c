@@ -14,6 +14,7 @@ static const char *const rec_names[] = {
 	[REC_VCPU_STATE] = "VCPU_STATE", [REC_VM_STATE] = "VM_STATE",
 	[REC_DEVICE_STATE] = "DEVICE_STATE", [REC_COLO_MESSAGE] = "COLO_MESSAGE",
 	[REC_CHECKPOINT_END] = "CHECKPOINT_END", [REC_END] = "END",
+	[REC_HEARTBEAT] = "HEARTBEAT",
 };
 
 const char *stream_rec_name(uint32_t type)

@@ -31,6 +31,7 @@ enum stream_rec {
 	REC_COLO_MESSAGE = 6,	/* u32 COLOMessage, u32 0, u64 value */
 	REC_CHECKPOINT_END = 7,	/* u64 checkpoint sequence */
 	REC_END = 8,
+	REC_HEARTBEAT = 9,	/* u64 sequence: a COLO stream is alive */
 	REC__MAX
 };
 

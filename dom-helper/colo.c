@@ -44,19 +44,23 @@ void colo_request(struct colo *c, bool hold)
 		log_debug("colo wake: %m");
 }
 
-/* Waits for one COLO_MESSAGE of kind want from the peer. */
-static int expect(struct stream_reader *r, int fd, uint32_t want,
-		uint64_t *value)
+/* Waits for one COLO_MESSAGE of kind want from the peer; heartbeats on
+ * the way only show that the peer lives. */
+static int expect(struct colo *c, struct stream_reader *r, int fd,
+		uint32_t want, uint64_t *value)
 {
 	struct pollfd pf = { fd, POLLIN, 0 };
 	const uint8_t *body;
 	uint32_t type, len, msg;
 	uint64_t v;
 
-	if (poll(&pf, 1, REPLY_TIMEOUT_MS) <= 0)
-		return -ETIMEDOUT;
-	if (stream_read(r, &type, &body, &len) < 0)
-		return -EPIPE;
+	do {
+		if (poll(&pf, 1, REPLY_TIMEOUT_MS) <= 0)
+			return -ETIMEDOUT;
+		if (stream_read(r, &type, &body, &len) < 0)
+			return -EPIPE;
+		c->last_rx_us = util_mono_us();
+	} while (type == REC_HEARTBEAT);
 	if (type != REC_COLO_MESSAGE ||
 	    stream_parse_colo_message(body, len, &msg, &v) < 0 || msg != want)
 		return -EPROTO;
@@ -176,7 +180,7 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 	rc = stream_write_colo_message(w, COLO_MESSAGE_CHECKPOINT_REQUEST,
 				       seq | (hold ? 1ull << 63 : 0));
 	if (rc == 0)
-		rc = expect(r, fd, COLO_MESSAGE_CHECKPOINT_REPLY, NULL);
+		rc = expect(c, r, fd, COLO_MESSAGE_CHECKPOINT_REPLY, NULL);
 	if (rc < 0)
 		return rc;
 	t0 = util_mono_us();
@@ -194,13 +198,13 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 	if (rc == 0)
 		rc = send_snapshot(s, h, w, seq);
 	if (rc == 0)
-		rc = expect(r, fd, COLO_MESSAGE_VMSTATE_RECEIVED, NULL);
+		rc = expect(c, r, fd, COLO_MESSAGE_VMSTATE_RECEIVED, NULL);
 	if (rc < 0) {
 		dirty_abort(&h->vm);	/* resend these next time */
 		return rc;
 	}
 	dirty_commit(&h->vm);
-	rc = expect(r, fd, COLO_MESSAGE_VMSTATE_LOADED, NULL);
+	rc = expect(c, r, fd, COLO_MESSAGE_VMSTATE_LOADED, NULL);
 	record_pause(c, t1 - t0);
 	c->st.last_dirty = s->n;
 	c->st.last_bytes = w->bytes - before;
@@ -215,7 +219,7 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	struct stream_reader r;
 	struct snapshot s;
 	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
-	uint64_t seq = 0, next;
+	uint64_t seq = 0, next, next_hb, hb_seq = 0;
 	bool hold;
 	int rc;
 
@@ -223,28 +227,51 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	stream_reader_init(&r, fd);
 	rc = bm ? stream_read_header(&r) : -ENOMEM;
 	if (rc == 0)
-		rc = expect(&r, fd, COLO_MESSAGE_CHECKPOINT_READY, NULL);
+		rc = expect(c, &r, fd, COLO_MESSAGE_CHECKPOINT_READY, NULL);
 	if (rc < 0) {
 		snprintf(c->error, sizeof(c->error), "the secondary did not "
 			 "become ready: %.250s", r.err[0] ? r.err : strerror(-rc));
 		goto out;
 	}
 	c->active = true;
+	c->last_rx_us = util_mono_us();
 	c->primary = true;
 	vm_resume(&h->vm);
 	log_info("COLO: primary running, checkpoints every %d ms",
 		 c->interval_ms);
 	next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
+	next_hb = util_mono_us();
 	while (!c->failover) {
 		struct pollfd pf[2] = { { c->wake_fd, POLLIN, 0 },
 					{ fd, POLLIN, 0 } };
-		uint64_t now = util_mono_us(), v;
-		int wait = next > now ? (int)((next - now) / 1000) : 0;
+		uint64_t now = util_mono_us(), v, until = next;
+		int wait;
 
+		/* Between checkpoints, heartbeats keep the link's liveness
+		 * visible to both sides at heartbeat resolution. */
+		if (c->heartbeat_ms > 0 && now >= next_hb) {
+			rc = stream_write(w, REC_HEARTBEAT, &hb_seq, 8);
+			hb_seq++;
+			next_hb = now + (uint64_t)c->heartbeat_ms * 1000;
+			if (rc < 0)
+				break;
+		}
+		if (c->heartbeat_ms > 0 && next_hb < until)
+			until = next_hb;
+		wait = until > now ? (int)((until - now) / 1000) + 1 : 0;
 		if (!c->request && wait > 0 && poll(pf, 2, wait) > 0) {
 			if (pf[1].revents) {
-				rc = -EPIPE;	/* the secondary went away */
-				break;
+				const uint8_t *body;
+				uint32_t type, len;
+
+				/* Only heartbeats come unasked. */
+				if (stream_read(&r, &type, &body, &len) < 0 ||
+				    type != REC_HEARTBEAT) {
+					rc = -EPIPE;
+					break;
+				}
+				c->last_rx_us = util_mono_us();
+				continue;
 			}
 			if (read(c->wake_fd, &v, sizeof(v)) < 0)
 				continue;
@@ -413,16 +440,28 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 	if (rc < 0)
 		goto out;
 	c->active = true;
+	c->last_rx_us = util_mono_us();
 	vm_resume(&h->vm);
 	log_info("COLO: secondary running");
 	while (!c->failover) {
 		const uint8_t *body;
 		uint32_t type, len, msg;
 		uint64_t v;
+		struct pollfd pf = { fd, POLLIN, 0 };
 
+		/* Wake now and then to see a failover decided by colod. */
+		if (poll(&pf, 1, 100) == 0)
+			continue;
 		rc = stream_read(r, &type, &body, &len);
 		if (rc < 0)
 			break;
+		c->last_rx_us = util_mono_us();
+		if (type == REC_HEARTBEAT) {
+			rc = stream_write(&w, REC_HEARTBEAT, body, len);
+			if (rc < 0)
+				break;
+			continue;
+		}
 		if (type == REC_COLO_MESSAGE &&
 		    stream_parse_colo_message(body, len, &msg, &v) == 0) {
 			if (msg == COLO_MESSAGE_CHECKPOINT_REQUEST) {

@@ -39,6 +39,8 @@ struct colo {
 	_Atomic bool hold;		/* debug: stay paused after the next */
 	_Atomic bool held;		/* ...and no checkpoints until cont */
 	_Atomic int last_trigger;	/* 0 none, 1 timer, 2 manual */
+	int heartbeat_ms;		/* primary: HEARTBEAT records */
+	_Atomic uint64_t last_rx_us;	/* anything from the peer helper */
 	_Atomic bool failover;		/* stop: run alone */
 	_Atomic int exit_reason;	/* enum colo_exit_reason */
 	int wake_fd;			/* eventfd: wakes the primary loop */

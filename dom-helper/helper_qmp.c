@@ -309,6 +309,7 @@ int qmp_helper_colo_start(void *opaque,
 		return -EINVAL;
 	}
 	h->colo.interval_ms = (int)a->interval;
+	h->colo.heartbeat_ms = a->has_heartbeat ? (int)a->heartbeat : 0;
 	h->colo.failover = false;
 	h->colo.error[0] = '\0';
 	rc = migrate_start(h, a->host, (int)a->port, (int)a->max_downtime, true,
@@ -392,6 +393,8 @@ int qmp_helper_query_colo(void *opaque, struct colo_helper_status *ret,
 	ret->last_duration_us = (int64_t)c->st.last_us;
 	ret->last_trigger = xstrdup(c->last_trigger == 2 ? "manual" :
 				    c->last_trigger == 1 ? "timer" : "none");
+	ret->idle_ms = c->last_rx_us ?
+		       (int64_t)((util_mono_us() - c->last_rx_us) / 1000) : -1;
 	ret->error = xstrdup(c->error);
 	return 0;
 }

@@ -143,6 +143,7 @@ static void colod_stop(struct colod *d)
 {
 	char path[4200];
 
+	hb_fini(d);
 	domains_fini(d);
 	if (d->peer)
 		zmq_close(d->peer);
@@ -245,7 +246,7 @@ static void colod_loop(struct colod *d)
 		};
 		int nd = domains_pollitems(d, pi + 4, 2 * DOMAINS_MAX);
 
-		if (zmq_poll(pi, 4 + nd, -1) < 0) {
+		if (zmq_poll(pi, 4 + nd, hb_poll_ms(d)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("zmq_poll: %s", zmq_strerror(errno));
@@ -261,6 +262,9 @@ static void colod_loop(struct colod *d)
 			handle_request(d, d->ctl);
 		if (d->peer && (pi[3].revents & ZMQ_POLLIN))
 			handle_request(d, d->peer);
+		if (util_mono_us() - d->hb.last_tick_us >=
+		    (uint64_t)hb_poll_ms(d) * 1000)
+			hb_tick(d);
 	}
 }
 

@@ -9,6 +9,7 @@
 #include "colo-qapi-events.h"
 #include "colo-qapi-types.h"
 #include "domains.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "state.h"
 
@@ -48,6 +49,7 @@ struct colod {
 	json_t *pending;	/* events recorded in the open transaction */
 	unsigned test_delay_ms;	/* COLOD_TEST_TRANSITION_DELAY_MS */
 	struct domains doms;
+	struct heartbeat hb;
 	bool quit;
 	/* The last outgoing migration of each domain, kept after the
 	 * domain has left, for query-migrate. */

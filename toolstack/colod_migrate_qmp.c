@@ -322,6 +322,8 @@ int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
 	hc.port = in_port;
 	hc.max_downtime = d->params.max_downtime;
 	hc.interval = d->params.checkpoint_interval;
+	hc.has_heartbeat = true;
+	hc.heartbeat = d->params.heartbeat_interval;
 	return qmpc_helper_colo_start(&l->ctl, &hc, err);
 }
 
