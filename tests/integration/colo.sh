@@ -76,6 +76,24 @@ for i in 1 2 3; do
 	sleep 0.3
 done
 
+step "SIGKILL colod on A only: the stream is alive, so B must not fail over"
+kill -9 "$(colod_pid a)"
+# 100 ms x 3 misses is the default; give B ten times that to misjudge.
+sleep 3
+expect_rc 0 xl b colo status web
+contains "$OUT" "mode                   : secondary"
+contains "$OUT" "failover               : none"
+grep -q "silent for .* but the COLO stream is alive" "$TMP/b/colod.log" ||
+	fail "B never noticed colod A was gone"
+c1=$("$CTL_RAW" "ipc://$TMP/b/run/dom-web.ctl" '{"execute":"helper-query-colo"}' |
+	sed -n 's/.*"checkpoints":\([0-9]*\).*/\1/p')
+sleep 1
+c2=$("$CTL_RAW" "ipc://$TMP/b/run/dom-web.ctl" '{"execute":"helper-query-colo"}' |
+	sed -n 's/.*"checkpoints":\([0-9]*\).*/\1/p')
+[ -n "$c1" ] && [ "$c2" -gt "$c1" ] ||
+	fail "checkpoints stopped on B while colod A was down ($c1 -> $c2)"
+echo "   B applied $((c2 - c1)) checkpoints in 1 s with colod A dead"
+
 step "SIGKILL every process of host A: B takes over"
 t0=$(date +%s%N)
 ip netns pids "$A" | xargs -r kill -9

@@ -17,11 +17,15 @@ need_netns() {
 	ip netns del "probe$NS_SUFFIX"
 }
 
+# Runs from the EXIT trap before lib.sh's cleanup, which reads $? as the
+# test's verdict: keep it, or a failed test would exit 0.
 ns_cleanup() {
+	local rc=$? ns
 	for ns in "${NS_LIST[@]}"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
+	return "$rc"
 }
 
 ns_add() {
