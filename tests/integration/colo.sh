@@ -1,8 +1,10 @@
 #!/bin/bash
 # COLO through colod and colo-xl, on two hosts (namespaces joined by the
 # replication veth of DESIGN §12): colo start, checkpoints (timer and
-# manual) with identical RAM, status figures, then SIGKILL of every
-# process of the primary host: the secondary takes over, reports
+# manual) with identical RAM, status figures; SIGKILL of colod A alone
+# (no failover: the stream is alive) and its restart (the primary is
+# re-adopted, checkpoints go on); then SIGKILL of every process of the
+# primary host: the secondary takes over, reports
 # COLO_EXIT mode=secondary, and its guest runs on with its self-check
 # clean.  Memory only (no netproxy or blkrep yet).
 . "$(dirname "$0")/lib.sh"
@@ -93,6 +95,20 @@ c2=$("$CTL_RAW" "ipc://$TMP/b/run/dom-web.ctl" '{"execute":"helper-query-colo"}'
 [ -n "$c1" ] && [ "$c2" -gt "$c1" ] ||
 	fail "checkpoints stopped on B while colod A was down ($c1 -> $c2)"
 echo "   B applied $((c2 - c1)) checkpoints in 1 s with colod A dead"
+
+step "restart colod on A: it re-adopts the COLO primary"
+ip netns exec "$A" "$COLOD" --state-dir "$TMP/a/state" --run-dir "$TMP/a/run" \
+	--log "file:$TMP/a/colod.log" --peer-listen "198.51.100.1:7788" || fail "colod a restart"
+expect_rc 0 xl a colo status web
+contains "$OUT" "mode                   : primary"
+contains "$OUT" "failover               : none"
+k1=$(echo "$OUT" | sed -n 's/^checkpoints *: //p')
+sleep 1
+expect_rc 0 xl a colo status web
+k2=$(echo "$OUT" | sed -n 's/^checkpoints *: //p')
+[ "$k2" -gt "$k1" ] || fail "checkpoints stalled after colod A restarted ($k1 -> $k2)"
+expect_rc 0 xl b colo status web
+contains "$OUT" "failover               : none"
 
 step "SIGKILL every process of host A: B takes over"
 t0=$(date +%s%N)
