@@ -81,7 +81,6 @@ static int start(struct helper *h, const char *guest, uint64_t mib,
 	h->serial.out = capture;
 	console_len = 0;
 	console_buf[0] = '\0';
-	vm_resume(&h->vm);
 	return vm_start(&h->vm);
 }
 
@@ -134,7 +133,7 @@ static void bench_harvest(uint64_t mib, uint64_t dirty, enum dirty_mode mode)
 	serial_input(&h.serial, (const uint8_t *)"d", 1);
 	snprintf(want, sizeof(want), "DIRTIED 1");
 	wait_console(want, 20000);
-	vm_pause(&h.vm);	/* as at a checkpoint */
+	vm_pause(&h.vm, VM_PAUSE_SNAPSHOT);	/* as at a checkpoint */
 	memset(bm, 0, h.vm.mem.bitmap_words * sizeof(uint64_t));
 	t0 = util_mono_us();
 	dirty_harvest(&h.vm, bm);
@@ -147,7 +146,7 @@ static void bench_harvest(uint64_t mib, uint64_t dirty, enum dirty_mode mode)
 	       (unsigned long long)dirty, (double)us_get, n,
 	       (unsigned long long)h.vm.dirty.ring_full_exits,
 	       memcpy_us(dirty));
-	vm_resume(&h.vm);
+	vm_resume(&h.vm, VM_PAUSE_SNAPSHOT);
 	free(bm);
 	stop(&h);
 }
@@ -165,8 +164,8 @@ static void bench_pause(void)
 	for (int i = 0; i < rounds; i++) {
 		uint64_t t0 = util_mono_us(), d;
 
-		vm_pause(&h.vm);
-		vm_resume(&h.vm);
+		vm_pause(&h.vm, VM_PAUSE_SNAPSHOT);
+		vm_resume(&h.vm, VM_PAUSE_SNAPSHOT);
 		d = util_mono_us() - t0;
 		total += d;
 		if (d > worst)
@@ -191,7 +190,7 @@ static void bench_save(uint64_t mib)
 	if (start(&h, "counter", mib, "pages=0", DIRTY_MODE_BITMAP) < 0)
 		return;
 	util_sleep_ms(200);
-	vm_pause(&h.vm);
+	vm_pause(&h.vm, VM_PAUSE_SNAPSHOT);
 	for (uint64_t p = 256; p < h.vm.mem.npages; p++)
 		memset(h.vm.mem.base + p * 4096, (int)(p & 0xff) | 1, 4096);
 	fd = mkstemp(path);

@@ -233,6 +233,37 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type)
 	s->g = 1;
 }
 
+/* PVH entry state: flat 32-bit protected mode, paging off, a busy 32-bit
+ * TSS, rip at entry and rbx holding the start-info address. */
+int boot_flat32(struct vcpu *v, uint64_t rip, uint64_t rbx)
+{
+	struct kvm_sregs sr;
+	struct kvm_regs regs = { 0 };
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
+		return -errno;
+	seg(&sr.cs, 0x10, 0xb);
+	seg(&sr.ds, 0x18, 0x3);
+	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+	memset(&sr.tr, 0, sizeof(sr.tr));
+	sr.tr.limit = 0x67;
+	sr.tr.type = 0xb;
+	sr.tr.present = 1;
+	sr.cr0 = 0x11;		/* PE | ET */
+	sr.cr3 = 0;
+	sr.cr4 = 0;
+	sr.efer = 0;
+	if (ioctl(v->fd, KVM_SET_SREGS, &sr) < 0)
+		return -errno;
+	regs.rip = rip;
+	regs.rbx = rbx;
+	regs.rflags = 0x2;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+
 int boot_setup_pvh(struct vm *vm, const struct boot_image *img,
 		const char *cmdline, char *err, size_t errlen)
 {
@@ -250,8 +281,6 @@ int boot_setup_pvh(struct vm *vm, const struct boot_image *img,
 		  HVM_MEMMAP_TYPE_RAM, 0 },
 	};
 	struct vcpu *bsp = &vm->vcpus[0];
-	struct kvm_sregs sr;
-	struct kvm_regs regs = { 0 };
 	size_t clen = strlen(cmdline);
 
 	if (clen >= PVH_CMDLINE_MAX) {
@@ -267,26 +296,5 @@ int boot_setup_pvh(struct vm *vm, const struct boot_image *img,
 	    mem_write(&vm->mem, PVH_MEMMAP_ADDR, mm, sizeof(mm)) < 0 ||
 	    mem_write(&vm->mem, PVH_CMDLINE_ADDR, cmdline, clen + 1) < 0)
 		return -EFAULT;
-	if (ioctl(bsp->fd, KVM_GET_SREGS, &sr) < 0)
-		return -errno;
-	/* PVH: flat 32-bit protected mode, paging off, a busy 32-bit TSS. */
-	seg(&sr.cs, 0x10, 0xb);
-	seg(&sr.ds, 0x18, 0x3);
-	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
-	memset(&sr.tr, 0, sizeof(sr.tr));
-	sr.tr.limit = 0x67;
-	sr.tr.type = 0xb;
-	sr.tr.present = 1;
-	sr.cr0 = 0x11;		/* PE | ET */
-	sr.cr3 = 0;
-	sr.cr4 = 0;
-	sr.efer = 0;
-	if (ioctl(bsp->fd, KVM_SET_SREGS, &sr) < 0)
-		return -errno;
-	regs.rip = img->entry;
-	regs.rbx = PVH_INFO_ADDR;
-	regs.rflags = 0x2;
-	if (ioctl(bsp->fd, KVM_SET_REGS, &regs) < 0)
-		return -errno;
-	return 0;
+	return boot_flat32(bsp, img->entry, PVH_INFO_ADDR);
 }

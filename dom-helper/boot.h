@@ -23,6 +23,9 @@ int boot_load_elf(struct vm *vm, const char *path, struct boot_image *img,
 int boot_parse_elf(struct vm *vm, const uint8_t *buf, size_t len,
 		struct boot_image *img, char *err, size_t errlen);
 
+/* Puts vCPU v in the PVH entry state at rip (rbx as given). */
+int boot_flat32(struct vcpu *v, uint64_t rip, uint64_t rbx);
+
 /* Writes the PVH structures and sets the BSP's registers. */
 int boot_setup_pvh(struct vm *vm, const struct boot_image *img,
 		const char *cmdline, char *err, size_t errlen);

@@ -21,6 +21,7 @@ int colo_init(struct colo *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->interval_ms = 2000;
+	pthread_mutex_init(&c->hold_lock, NULL);
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return c->wake_fd < 0 ? -errno : 0;
 }
@@ -42,6 +43,25 @@ void colo_request(struct colo *c, bool hold)
 	c->request = true;
 	if (write(c->wake_fd, &one, sizeof(one)) < 0)
 		log_debug("colo wake: %m");
+}
+
+/* A held checkpoint leaves the VM paused as if by the user, so that only
+ * cont resumes it; both steps under hold_lock so a racing cont is never
+ * lost between them. */
+static void hold_vm(struct colo *c, struct vm *vm)
+{
+	pthread_mutex_lock(&c->hold_lock);
+	c->held = true;
+	vm_pause(vm, VM_PAUSE_USER);
+	pthread_mutex_unlock(&c->hold_lock);
+}
+
+void colo_cont(struct colo *c, struct vm *vm)
+{
+	pthread_mutex_lock(&c->hold_lock);
+	c->held = false;	/* checkpoints may go on */
+	vm_resume(vm, VM_PAUSE_USER);
+	pthread_mutex_unlock(&c->hold_lock);
 }
 
 /* Waits for one COLO_MESSAGE of kind want from the peer; heartbeats on
@@ -184,7 +204,7 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 	if (rc < 0)
 		return rc;
 	t0 = util_mono_us();
-	vm_pause(&h->vm);
+	vm_pause(&h->vm, VM_PAUSE_COLO);
 	memset(bm, 0, h->vm.mem.bitmap_words * sizeof(uint64_t));
 	rc = dirty_harvest(&h->vm, bm);
 	if (rc == 0)
@@ -192,8 +212,9 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 	if (rc == 0)
 		rc = snap_state(s, h);
 	/* Speculative resume: the PVM runs while the checkpoint travels. */
-	if (!hold)
-		vm_resume(&h->vm);
+	if (hold)
+		hold_vm(c, &h->vm);
+	vm_resume(&h->vm, VM_PAUSE_COLO);
 	t1 = util_mono_us();
 	if (rc == 0)
 		rc = send_snapshot(s, h, w, seq);
@@ -236,7 +257,7 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	c->active = true;
 	c->last_rx_us = util_mono_us();
 	c->primary = true;
-	vm_resume(&h->vm);
+	vm_resume(&h->vm, VM_PAUSE_MIGRATE);	/* stop-and-copy is over */
 	log_info("COLO: primary running, checkpoints every %d ms",
 		 c->interval_ms);
 	next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
@@ -288,8 +309,6 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 		hold = c->hold;
 		c->hold = false;
 		rc = checkpoint(h, &s, w, &r, fd, ++seq, bm, hold);
-		if (hold)
-			c->held = true;	/* both stay paused until cont */
 		if (rc < 0)
 			break;
 		next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
@@ -307,8 +326,8 @@ out:
 	/* Alone from now on: no checkpoints, no dirty log, running. */
 	c->active = false;
 	dirty_enable(&h->vm, false);
-	if (vm_get_state(&h->vm) == VM_PAUSED)
-		vm_resume(&h->vm);
+	vm_resume(&h->vm, VM_PAUSE_COLO);
+	vm_resume(&h->vm, VM_PAUSE_MIGRATE);
 	stream_reader_fini(&r);
 	free(bm);
 	free(s.pfns);
@@ -441,7 +460,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		goto out;
 	c->active = true;
 	c->last_rx_us = util_mono_us();
-	vm_resume(&h->vm);
+	vm_resume(&h->vm, VM_PAUSE_MIGRATE);	/* the stream is in */
 	log_info("COLO: secondary running");
 	while (!c->failover) {
 		const uint8_t *body;
@@ -465,7 +484,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		if (type == REC_COLO_MESSAGE &&
 		    stream_parse_colo_message(body, len, &msg, &v) == 0) {
 			if (msg == COLO_MESSAGE_CHECKPOINT_REQUEST) {
-				vm_pause(&h->vm);
+				vm_pause(&h->vm, VM_PAUSE_COLO);
 				hold = v >> 63;
 				rc = send_msg(&w, COLO_MESSAGE_CHECKPOINT_REPLY, 0);
 			} else if (msg == COLO_MESSAGE_VMSTATE_SEND) {
@@ -494,8 +513,10 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 			rc = send_msg(&w, COLO_MESSAGE_VMSTATE_RECEIVED, 0);
 			if (rc == 0)
 				rc = apply(h, &st, bm, why, sizeof(why));
-			if (rc == 0 && !hold)
-				vm_resume(&h->vm);
+			if (rc == 0 && hold)
+				hold_vm(c, &h->vm);
+			if (rc == 0)
+				vm_resume(&h->vm, VM_PAUSE_COLO);
 			if (rc == 0) {
 				c->st.checkpoints++;
 				rc = send_msg(&w, COLO_MESSAGE_VMSTATE_LOADED, 0);
@@ -518,8 +539,8 @@ out:
 	}
 	c->active = false;
 	dirty_enable(&h->vm, false);
-	if (vm_get_state(&h->vm) == VM_PAUSED)
-		vm_resume(&h->vm);
+	vm_resume(&h->vm, VM_PAUSE_COLO);
+	vm_resume(&h->vm, VM_PAUSE_MIGRATE);
 	free(bm);
 	free(st.pfns);
 	free(st.pages);

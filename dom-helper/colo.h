@@ -15,12 +15,14 @@
 #ifndef DH_COLO_H
 #define DH_COLO_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "stream.h"
 
 struct helper;
+struct vm;
 
 #define COLO_STATS_RING 256
 
@@ -38,6 +40,7 @@ struct colo {
 	_Atomic bool request;		/* a checkpoint is wanted now */
 	_Atomic bool hold;		/* debug: stay paused after the next */
 	_Atomic bool held;		/* ...and no checkpoints until cont */
+	pthread_mutex_t hold_lock;	/* held and the user pause together */
 	_Atomic int last_trigger;	/* 0 none, 1 timer, 2 manual */
 	int heartbeat_ms;		/* primary: HEARTBEAT records */
 	_Atomic uint64_t last_rx_us;	/* anything from the peer helper */
@@ -59,5 +62,8 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r);
 
 /* Asks the primary loop for a checkpoint now. */
 void colo_request(struct colo *c, bool hold);
+/* The user's cont: ends a hold and drops the user's pause.  A checkpoint
+ * in flight keeps the VM paused until it is done. */
+void colo_cont(struct colo *c, struct vm *vm);
 
 #endif

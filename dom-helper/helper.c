@@ -148,7 +148,7 @@ void helper_teardown(struct helper *h)
 {
 	/* vCPUs first, so no exit reaches a device being torn down. */
 	if (h->vm_created)
-		vm_pause(&h->vm);
+		vm_pause(&h->vm, VM_PAUSE_TEARDOWN);
 	for (int i = 0; i < h->nnics; i++)
 		vnet_fini(&h->nics[i]);
 	for (int i = 0; i < h->ndisks; i++)
@@ -176,6 +176,8 @@ enum run_state helper_run_state(struct helper *h)
 	case VM_CRASHED:
 		return RUN_STATE_CRASHED;
 	case VM_PAUSED:
+		return vm_pause_reasons(&h->vm) & VM_PAUSE_LASTING ?
+		       RUN_STATE_PAUSED : RUN_STATE_RUNNING;
 	case VM_CREATED:
 	default:
 		return RUN_STATE_PAUSED;
@@ -184,14 +186,14 @@ enum run_state helper_run_state(struct helper *h)
 
 void helper_announce(struct helper *h, const char *reason)
 {
-	enum vm_state st = vm_get_state(&h->vm);
+	enum run_state st = helper_run_state(h);
 	struct qev_domain_state ev;
 
 	if (st == h->last_state && !reason)
 		return;
 	h->last_state = st;
 	ev.domain = h->cfg.name;
-	ev.state = helper_run_state(h);
+	ev.state = st;
 	ev.reason = (char *)(reason ? reason :
 			     *h->vm.crash_reason ? h->vm.crash_reason : "");
 	qapi_event_send_domain_state(&h->sink, &ev);

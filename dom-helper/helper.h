@@ -49,7 +49,7 @@ struct helper {
 	void *pub;
 	int sigfd;
 	bool quit;
-	enum vm_state last_state;	/* as last announced */
+	enum run_state last_state;	/* as last announced */
 	struct migration mig;
 	struct colo colo;
 	bool migrated;			/* sent away: the VM is stale */

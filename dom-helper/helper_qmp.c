@@ -76,7 +76,7 @@ int qmp_helper_stop(void *opaque, struct colo_error *err)
 
 	if (stopped(h, err))
 		return -EINVAL;
-	vm_pause(&h->vm);
+	vm_pause(&h->vm, VM_PAUSE_USER);
 	helper_announce(h, "pause");
 	return 0;
 }
@@ -87,8 +87,7 @@ int qmp_helper_cont(void *opaque, struct colo_error *err)
 
 	if (stopped(h, err))
 		return -EINVAL;
-	h->colo.held = false;	/* checkpoints may go on */
-	vm_resume(&h->vm);
+	colo_cont(&h->colo, &h->vm);
 	helper_announce(h, "unpause");
 	return 0;
 }
@@ -106,7 +105,6 @@ int qmp_helper_save(void *opaque, const struct qmp_helper_save_args *a,
 {
 	struct helper *h = opaque;
 	struct save_result res;
-	bool was_running = vm_get_state(&h->vm) == VM_RUNNING;
 	char why[256];
 	uint64_t t0;
 	int fd, rc;
@@ -125,7 +123,7 @@ int qmp_helper_save(void *opaque, const struct qmp_helper_save_args *a,
 		return -errno;
 	}
 	t0 = util_mono_us();
-	vm_pause(&h->vm);
+	vm_pause(&h->vm, VM_PAUSE_SNAPSHOT);
 	rc = savevm_write(h, fd, &res, why, sizeof(why));
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
@@ -136,10 +134,10 @@ int qmp_helper_save(void *opaque, const struct qmp_helper_save_args *a,
 			       *why ? why : strerror(-rc));
 	}
 	ret->pause_us = (int64_t)(util_mono_us() - t0);
-	if (a->continue_ || rc < 0) {
-		if (was_running)
-			vm_resume(&h->vm);
-	}
+	/* xl semantics: a saved domain stays stopped unless -c. */
+	if (!a->continue_ && rc == 0)
+		vm_pause(&h->vm, VM_PAUSE_USER);
+	vm_resume(&h->vm, VM_PAUSE_SNAPSHOT);
 	helper_announce(h, "save");
 	ret->bytes = (int64_t)res.bytes;
 	ret->pages = (int64_t)res.pages;
@@ -232,11 +230,10 @@ int qmp_x_helper_ram_hash(void *opaque, struct ram_hash *ret,
 		struct colo_error *err)
 {
 	struct helper *h = opaque;
-	bool was_running = vm_get_state(&h->vm) == VM_RUNNING;
 	uint32_t lanes[8] = { 0 };
 	char hex[65];
 
-	vm_pause(&h->vm);
+	vm_pause(&h->vm, VM_PAUSE_SNAPSHOT);
 	for (uint64_t p = 0; p < h->vm.mem.npages; p++) {
 		uint32_t c = crc32c(0, h->vm.mem.base + p * GUEST_PAGE_SIZE,
 				    GUEST_PAGE_SIZE);
@@ -245,8 +242,7 @@ int qmp_x_helper_ram_hash(void *opaque, struct ram_hash *ret,
 		lanes[p % 8] = crc32c(lanes[p % 8], &c, sizeof(c));
 		lanes[p % 8] = crc32c(lanes[p % 8], &p, sizeof(p));
 	}
-	if (was_running)
-		vm_resume(&h->vm);
+	vm_resume(&h->vm, VM_PAUSE_SNAPSHOT);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 8 * i, 9, "%08x", lanes[i]);
 	ret->hash = xstrdup(hex);

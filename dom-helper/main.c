@@ -216,10 +216,11 @@ static int start(struct helper *h, char *err, size_t errlen)
 			 strerror(-rc));
 		return rc;
 	}
-	if (!h->opts.paused)
-		vm_resume(&h->vm);
-	else
-		vm_pause(&h->vm);
+	/* An incoming VM waits for its stream; `create -p` for the user. */
+	if (h->opts.incoming)
+		vm_pause(&h->vm, VM_PAUSE_MIGRATE);
+	else if (h->opts.paused)
+		vm_pause(&h->vm, VM_PAUSE_USER);
 	rc = vm_start(&h->vm);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot start vCPU threads: %s",
@@ -292,7 +293,7 @@ static void on_migration(struct helper *h)
 			return;
 		}
 		h->incoming_done = true;
-		vm_resume(&h->vm);
+		vm_resume(&h->vm, VM_PAUSE_MIGRATE);
 		helper_announce(h, "migrated in");
 		return;
 	}
@@ -388,7 +389,7 @@ int main(int argc, char **argv)
 		helper_teardown(&h);
 		return 1;
 	}
-	h.last_state = VM_CREATED;
+	h.last_state = RUN_STATE__MAX;	/* nothing announced yet */
 	helper_announce(&h, h.opts.restore_path ? "restore" :
 			h.opts.incoming ? "incoming" : "create");
 	report_status(&h, NULL, h.incoming_port);

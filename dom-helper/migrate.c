@@ -123,7 +123,6 @@ static void *sender(void *arg)
 	uint64_t *bm = calloc(vm->mem.bitmap_words, sizeof(uint64_t));
 	uint64_t t_iter = util_mono_us(), t_pause = 0, bw = 1;
 	bool paused = false, first = true;
-	bool was_running = vm_get_state(vm) == VM_RUNNING;
 	int fd = -1, rc;
 	int64_t sent;
 
@@ -162,7 +161,7 @@ static void *sender(void *arg)
 			dirty_abort(vm);	/* keep them for the final pass */
 			m->status = MIGRATION_STATUS_DEVICE;
 			t_pause = util_mono_us();
-			vm_pause(vm);
+			vm_pause(vm, VM_PAUSE_MIGRATE);
 			paused = true;
 			continue;
 		}
@@ -202,8 +201,8 @@ static void *sender(void *arg)
 		rc = wait_ack(fd);
 	if (rc < 0) {
 		dirty_enable(vm, false);
-		if (paused && was_running)
-			vm_resume(vm);
+		if (paused)
+			vm_resume(vm, VM_PAUSE_MIGRATE);
 		finish(m, MIGRATION_STATUS_FAILED, "stream to %s:%d: %s", m->host,
 		       m->port, strerror(-rc));
 		goto out;

@@ -132,6 +132,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
 	for (int i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->run_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	pthread_mutex_init(&vm->idle_lock, NULL);
 	pthread_cond_init(&vm->idle_cond, NULL);
@@ -268,23 +269,17 @@ static void notify(struct vm *vm)
 		log_debug("notify: %m");
 }
 
-void vm_pause(struct vm *vm)
+/* Waits, under run_lock, until every vCPU is parked; re-signals because
+ * a signal can race with a vCPU entering KVM_RUN. */
+static void wait_parked(struct vm *vm)
 {
-	pthread_mutex_lock(&vm->lock);
-	if (vm->pause_req) {
-		pthread_mutex_unlock(&vm->lock);
-		return;
-	}
-	vm->pause_req = true;
-	pthread_mutex_unlock(&vm->lock);
-	signal_vcpus(vm);
 	pthread_mutex_lock(&vm->lock);
 	while (vm->parked < vm->nr_vcpus && !vm->stopping &&
 	       vm->vcpus[0].thread_started) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 2000000;	/* re-signal: a signal can race */
+		ts.tv_nsec += 2000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
@@ -299,25 +294,70 @@ void vm_pause(struct vm *vm)
 	if (vm->state == VM_RUNNING)
 		vm->state = VM_PAUSED;
 	pthread_mutex_unlock(&vm->lock);
-	if (vm->quiesce)
-		vm->quiesce(vm->quiesce_opaque);
 }
 
-void vm_resume(struct vm *vm)
+void vm_pause(struct vm *vm, enum vm_pause_reason why)
 {
-	/* Devices first: a resumed vCPU may kick a queue at once. */
-	if (vm->unquiesce)
-		vm->unquiesce(vm->quiesce_opaque);
+	bool first, news;
+
+	/* run_lock makes a transition whole: once a pause returns, a
+	 * concurrent pause finds the VM parked and quiesced already. */
+	pthread_mutex_lock(&vm->run_lock);
 	pthread_mutex_lock(&vm->lock);
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		if (vm->vcpus[i].run)
-			__atomic_store_n(&vm->vcpus[i].run->immediate_exit, 0,
-					 __ATOMIC_SEQ_CST);
-	vm->pause_req = false;
-	if (vm->state == VM_PAUSED || vm->state == VM_CREATED)
-		vm->state = VM_RUNNING;
-	pthread_cond_broadcast(&vm->cond);
+	first = !vm->pause_req;
+	news = (why & VM_PAUSE_LASTING) & ~vm->pause_mask;
+	vm->pause_mask |= why;
+	vm->pause_req = true;
 	pthread_mutex_unlock(&vm->lock);
+	if (first) {
+		signal_vcpus(vm);
+		wait_parked(vm);
+		if (vm->quiesce)
+			vm->quiesce(vm->quiesce_opaque);
+	}
+	pthread_mutex_unlock(&vm->run_lock);
+	if (news)
+		notify(vm);	/* the user-visible state changed */
+}
+
+void vm_resume(struct vm *vm, enum vm_pause_reason why)
+{
+	bool last, news;
+
+	pthread_mutex_lock(&vm->run_lock);
+	pthread_mutex_lock(&vm->lock);
+	news = (why & VM_PAUSE_LASTING) & vm->pause_mask;
+	vm->pause_mask &= ~(unsigned)why;
+	last = vm->pause_req && vm->pause_mask == 0;
+	pthread_mutex_unlock(&vm->lock);
+	if (last) {
+		/* Devices first: a resumed vCPU may kick a queue at once. */
+		if (vm->unquiesce)
+			vm->unquiesce(vm->quiesce_opaque);
+		pthread_mutex_lock(&vm->lock);
+		for (int i = 0; i < vm->nr_vcpus; i++)
+			if (vm->vcpus[i].run)
+				__atomic_store_n(&vm->vcpus[i].run->immediate_exit,
+						 0, __ATOMIC_SEQ_CST);
+		vm->pause_req = false;
+		if (vm->state == VM_PAUSED || vm->state == VM_CREATED)
+			vm->state = VM_RUNNING;
+		pthread_cond_broadcast(&vm->cond);
+		pthread_mutex_unlock(&vm->lock);
+	}
+	pthread_mutex_unlock(&vm->run_lock);
+	if (news)
+		notify(vm);
+}
+
+unsigned vm_pause_reasons(struct vm *vm)
+{
+	unsigned m;
+
+	pthread_mutex_lock(&vm->lock);
+	m = vm->pause_mask;
+	pthread_mutex_unlock(&vm->lock);
+	return m;
 }
 
 void vm_set_stopped(struct vm *vm, enum vm_state st, int status,

@@ -29,6 +29,21 @@ struct io_bus {
 	int n;
 };
 
+/* Why the VM is paused.  Each reason has one owner, and the VM runs only
+ * when no reason holds it: so a user's "cont" cannot resume a VM in the
+ * middle of a checkpoint, and a checkpoint's resume cannot undo a user's
+ * pause (Xen keeps a pause count per domain for the same reason). */
+enum vm_pause_reason {
+	VM_PAUSE_USER		= 1 << 0,	/* pause, create -p, save, hold */
+	VM_PAUSE_SNAPSHOT	= 1 << 1,	/* a consistent read: save, hash */
+	VM_PAUSE_MIGRATE	= 1 << 2,	/* stop-and-copy; incoming */
+	VM_PAUSE_COLO		= 1 << 3,	/* a checkpoint, either side */
+	VM_PAUSE_TEARDOWN	= 1 << 4,
+};
+/* The reasons a user sees as "paused"; a checkpoint or a snapshot read
+ * is a blip inside "running". */
+#define VM_PAUSE_LASTING (VM_PAUSE_USER | VM_PAUSE_MIGRATE | VM_PAUSE_TEARDOWN)
+
 enum vm_state {
 	VM_CREATED,
 	VM_RUNNING,
@@ -73,6 +88,8 @@ struct vm {
 	pthread_cond_t cond;
 	enum vm_state state;
 	bool pause_req;
+	unsigned pause_mask;		/* enum vm_pause_reason bits */
+	pthread_mutex_t run_lock;	/* one pause/resume transition at a time */
 	bool stopping;
 	int parked;
 	int exit_status;		/* poweroff status */
@@ -99,10 +116,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
 void vm_destroy(struct vm *vm);
 
 int vm_start(struct vm *vm);		/* starts the vCPU threads */
-/* Brings every vCPU out of KVM_RUN with its pending I/O completed, so its
- * state can be read consistently.  Idempotent. */
-void vm_pause(struct vm *vm);
-void vm_resume(struct vm *vm);
+/* Adds a pause reason.  On return every vCPU is out of KVM_RUN with its
+ * pending I/O completed and devices are quiesced, so state can be read
+ * consistently.  Idempotent per reason. */
+void vm_pause(struct vm *vm, enum vm_pause_reason why);
+/* Drops a pause reason; the VM runs again once none is left. */
+void vm_resume(struct vm *vm, enum vm_pause_reason why);
+/* The pause reasons now held (enum vm_pause_reason bits). */
+unsigned vm_pause_reasons(struct vm *vm);
 /* A vCPU reports that the guest stopped (poweroff, panic, crash). */
 void vm_set_stopped(struct vm *vm, enum vm_state st, int status,
 		const char *why);

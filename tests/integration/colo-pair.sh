@@ -39,12 +39,32 @@ cat >"$TMP/web.xml" <<XML
 XML
 CB=$TMP/b/state/console/web.log
 
+# same_ram_after_held_checkpoint WHAT: a checkpoint that leaves both VMs
+# paused, then guest RAM hashed on both sides must be equal; both resume.
+same_ram_after_held_checkpoint() {
+	local ha hb i
+	"$CTL_RAW" "ipc://$TMP/a/run/dom-web.ctl" \
+		'{"execute":"helper-colo-checkpoint","arguments":{"hold":true}}' >/dev/null
+	# Held means applied on B too: B's helper sends vmstate-loaded last.
+	for ((i = 0; i < 40; i++)); do
+		xl a list | grep -Eq '^web .* --p--- ' &&
+			xl b list | grep -Eq '^web .* --p--- ' && break
+		sleep 0.05
+	done
+	ha=$("$CTL_RAW" "$(ctl_ep a)" '{"execute":"x-domain-ram-hash","arguments":{"domain":"web"}}')
+	hb=$("$CTL_RAW" "$(ctl_ep b)" '{"execute":"x-domain-ram-hash","arguments":{"domain":"web"}}')
+	[ "${ha#*hash}" = "${hb#*hash}" ] || fail "$1: RAM differs: $ha / $hb"
+	xl a unpause web >/dev/null
+	xl b unpause web >/dev/null
+}
+
 step "colo start"
 expect_rc 0 xl a create "$TMP/web.xml"
 wait_for 20 grep -q DIRTY-START "$TMP/a/state/console/web.log" || fail "guest"
 expect_rc 0 xl a colo start web 198.51.100.2
 contains "$OUT" "web: COLO primary, secondary on 198.51.100.2"
-expect_rc 0 xl b list
-echo "$OUT" | grep -Eq '^web .* r----- .*secondary$' || fail "no running secondary on B: $OUT"
+# B's colod learns that its VM runs from the helper's next event.
+wait_for 5 bash -c "COLO_RUN_DIR=$TMP/b/run $XL list | grep -Eq '^web .* r----- .*secondary\$'" ||
+	fail "no running secondary on B: $(xl b list)"
 expect_rc 0 xl a list
 echo "$OUT" | grep -Eq '^web .*primary$' || fail "A is not primary: $OUT"
