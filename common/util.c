@@ -33,6 +33,15 @@ uint64_t util_mono_us(void)
 	return clock_us(CLOCK_MONOTONIC);
 }
 
+char *xstrdup(const char *s)
+{
+	char *r = strdup(s ? s : "");
+
+	if (!r)
+		abort();	/* the only sane reaction to ENOMEM here */
+	return r;
+}
+
 void util_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };

@@ -13,6 +13,8 @@
 uint64_t util_now_us(void);		/* wall clock */
 uint64_t util_mono_us(void);		/* monotonic */
 void util_sleep_ms(unsigned ms);
+/* strdup that aborts on ENOMEM; NULL gives "". */
+char *xstrdup(const char *s);
 
 /* Parses a whole decimal integer in [min, max]; -EINVAL or -ERANGE. */
 int util_parse_ll(const char *s, long long min, long long max,

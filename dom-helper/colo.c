@@ -17,11 +17,18 @@
 
 #define REPLY_TIMEOUT_MS 10000
 
+/* checkpoint-request's value: the sequence number, the trigger in bits
+ * 56..62 and the debug hold in bit 63. */
+#define REQ_SEQ_MASK	((1ull << 56) - 1)
+#define REQ_TRIGGER(v)	((enum colo_trigger)(((v) >> 56) & 0x7f))
+#define REQ_HOLD	(1ull << 63)
+
 int colo_init(struct colo *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->interval_ms = 2000;
 	pthread_mutex_init(&c->hold_lock, NULL);
+	colo_records_init(&c->rec);
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return c->wake_fd < 0 ? -errno : 0;
 }
@@ -96,6 +103,21 @@ static void record_pause(struct colo *c, uint64_t us)
 	c->st.pause_ring[n % COLO_STATS_RING] = us;
 	c->st.last_pause_us = us;
 	c->st.total_pause_us += us;
+}
+
+static void add_record(struct colo *c, uint64_t seq, uint64_t wall_ms,
+		uint64_t pause_us, uint64_t pages, uint64_t bytes,
+		uint64_t duration_us, bool primary)
+{
+	struct colo_record rec = {
+		.seq = seq, .time_ms = wall_ms, .pause_us = pause_us,
+		.dirty_pages = pages, .bytes = bytes,
+		.duration_us = duration_us,
+		.trigger = (enum colo_trigger)c->last_trigger,
+		.primary = primary,
+	};
+
+	colo_records_add(&c->rec, &rec);
 }
 
 /* Staged copy of one checkpoint on the primary: taken while paused. */
@@ -194,11 +216,12 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 		uint64_t seq, uint64_t *bm, bool hold)
 {
 	struct colo *c = &h->colo;
-	uint64_t t0, t1, before = w->bytes;
+	uint64_t t0, t1, before = w->bytes, wall_ms = util_now_us() / 1000;
 	int rc;
 
 	rc = stream_write_colo_message(w, COLO_MESSAGE_CHECKPOINT_REQUEST,
-				       seq | (hold ? 1ull << 63 : 0));
+				       seq | (uint64_t)c->last_trigger << 56 |
+				       (hold ? REQ_HOLD : 0));
 	if (rc == 0)
 		rc = expect(c, r, fd, COLO_MESSAGE_CHECKPOINT_REPLY, NULL);
 	if (rc < 0)
@@ -231,6 +254,9 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 	c->st.last_bytes = w->bytes - before;
 	c->st.last_us = util_mono_us() - t0;
 	c->st.checkpoints++;
+	if (rc == 0)
+		add_record(c, seq, wall_ms, t1 - t0, s->n, w->bytes - before,
+			   c->st.last_us, true);
 	return rc;
 }
 
@@ -240,7 +266,7 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	struct stream_reader r;
 	struct snapshot s;
 	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
-	uint64_t seq = 0, next, next_hb, hb_seq = 0;
+	uint64_t next, next_hb, hb_seq = 0;
 	bool hold;
 	int rc;
 
@@ -304,18 +330,19 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 				util_sleep_ms(10);
 			continue;
 		}
-		c->last_trigger = c->request ? 2 : 1;
+		c->last_trigger = c->request ? COLO_TRIGGER_MANUAL :
+				  COLO_TRIGGER_TIMER;
 		c->request = false;
 		hold = c->hold;
 		c->hold = false;
-		rc = checkpoint(h, &s, w, &r, fd, ++seq, bm, hold);
+		rc = checkpoint(h, &s, w, &r, fd, ++c->seq, bm, hold);
 		if (rc < 0)
 			break;
 		next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
 	}
 	if (rc < 0 && !c->failover) {
 		snprintf(c->error, sizeof(c->error), "checkpoint %llu: %.250s",
-			 (unsigned long long)seq, r.err[0] ? r.err :
+			 (unsigned long long)c->seq, r.err[0] ? r.err :
 			 strerror(-rc));
 		c->exit_reason = COLO_EXIT_REASON_ERROR;
 		log_error("COLO: %s; the primary carries on alone", c->error);
@@ -438,6 +465,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 	struct staged st;
 	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
 	bool in_ckpt = false, hold = false;
+	uint64_t seq = 0, t_pause = 0, wall_ms = 0, bytes = 0;
 	char why[256] = "";
 	int rc;
 
@@ -484,8 +512,12 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		if (type == REC_COLO_MESSAGE &&
 		    stream_parse_colo_message(body, len, &msg, &v) == 0) {
 			if (msg == COLO_MESSAGE_CHECKPOINT_REQUEST) {
+				t_pause = util_mono_us();
+				wall_ms = util_now_us() / 1000;
 				vm_pause(&h->vm, VM_PAUSE_COLO);
-				hold = v >> 63;
+				hold = v & REQ_HOLD;
+				seq = v & REQ_SEQ_MASK;
+				c->last_trigger = REQ_TRIGGER(v);
 				rc = send_msg(&w, COLO_MESSAGE_CHECKPOINT_REPLY, 0);
 			} else if (msg == COLO_MESSAGE_VMSTATE_SEND) {
 				st.n = 0;
@@ -493,6 +525,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 				tlv_buf_reset(&st.vmst);
 				tlv_buf_reset(&st.dev);
 				in_ckpt = true;
+				bytes = 0;
 			} else if (msg != COLO_MESSAGE_VMSTATE_SIZE) {
 				rc = -EPROTO;
 			}
@@ -500,6 +533,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 			rc = -EPROTO;
 		} else if (type == REC_PAGE_DATA) {
 			rc = stage_pages(&st, &h->vm, body, len);
+			bytes += len;
 		} else if (type == REC_VM_STATE) {
 			rc = tlv_put_raw(&st.vmst, body, len);
 		} else if (type == REC_VCPU_STATE && st.nvcpu < h->vm.nr_vcpus) {
@@ -509,6 +543,8 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 			rc = tlv_put_raw(&st.dev, body, len);
 		} else if (type == REC_CHECKPOINT_END &&
 			   st.nvcpu == h->vm.nr_vcpus && st.vmst.len) {
+			uint64_t t_apply = util_mono_us(), now;
+
 			in_ckpt = false;
 			rc = send_msg(&w, COLO_MESSAGE_VMSTATE_RECEIVED, 0);
 			if (rc == 0)
@@ -518,7 +554,12 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 			if (rc == 0)
 				vm_resume(&h->vm, VM_PAUSE_COLO);
 			if (rc == 0) {
+				now = util_mono_us();
 				c->st.checkpoints++;
+				c->st.last_pause_us = now - t_pause;
+				add_record(c, seq, wall_ms, now - t_pause, st.n,
+					   bytes + st.vmst.len + st.dev.len,
+					   now - t_apply, false);
 				rc = send_msg(&w, COLO_MESSAGE_VMSTATE_LOADED, 0);
 			}
 		} else {

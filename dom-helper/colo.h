@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "colo_records.h"
 #include "stream.h"
 
 struct helper;
@@ -41,7 +42,8 @@ struct colo {
 	_Atomic bool hold;		/* debug: stay paused after the next */
 	_Atomic bool held;		/* ...and no checkpoints until cont */
 	pthread_mutex_t hold_lock;	/* held and the user pause together */
-	_Atomic int last_trigger;	/* 0 none, 1 timer, 2 manual */
+	_Atomic int last_trigger;	/* enum colo_trigger */
+	uint64_t seq;			/* primary: the last checkpoint's */
 	int heartbeat_ms;		/* primary: HEARTBEAT records */
 	_Atomic uint64_t last_rx_us;	/* anything from the peer helper */
 	_Atomic bool failover;		/* stop: run alone */
@@ -49,6 +51,7 @@ struct colo {
 	int wake_fd;			/* eventfd: wakes the primary loop */
 	uint8_t *cache;			/* secondary: PVM RAM at the last ckpt */
 	struct colo_stats st;
+	struct colo_records rec;
 	char error[320];
 };
 

@@ -17,15 +17,6 @@
 
 #define DIRTY_LIST_MAX 65536
 
-static char *xstrdup(const char *s)
-{
-	char *r = strdup(s ? s : "");
-
-	if (!r)
-		abort();
-	return r;
-}
-
 static double cpu_seconds(void)
 {
 	struct timespec ts;
@@ -387,10 +378,49 @@ int qmp_helper_query_colo(void *opaque, struct colo_helper_status *ret,
 	ret->last_dirty_pages = (int64_t)c->st.last_dirty;
 	ret->last_bytes = (int64_t)c->st.last_bytes;
 	ret->last_duration_us = (int64_t)c->st.last_us;
-	ret->last_trigger = xstrdup(c->last_trigger == 2 ? "manual" :
-				    c->last_trigger == 1 ? "timer" : "none");
+	ret->last_trigger = xstrdup(colo_trigger_name(c->last_trigger));
 	ret->idle_ms = c->last_rx_us ?
 		       (int64_t)((util_mono_us() - c->last_rx_us) / 1000) : -1;
 	ret->error = xstrdup(c->error);
+	return 0;
+}
+
+int qmp_helper_query_checkpoints(void *opaque,
+		const struct qmp_helper_query_checkpoints_args *a,
+		struct checkpoint_record **ret, size_t *ret_count,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+	struct colo_record *v = malloc(COLO_RECORDS * sizeof(*v));
+	size_t n;
+
+	if (!v)
+		abort();
+	if (a->has_since && a->since < 0) {
+		free(v);
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "since must not be negative");
+		return -EINVAL;
+	}
+	n = colo_records_since(&h->colo.rec, a->has_since ?
+			       (uint64_t)a->since : 0, v, COLO_RECORDS);
+	*ret = calloc(n ? n : 1, sizeof(**ret));
+	if (!*ret)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		struct checkpoint_record *r = &(*ret)[i];
+
+		r->seq = (int64_t)v[i].seq;
+		r->time_ms = (int64_t)v[i].time_ms;
+		r->role = v[i].primary ? COLO_MODE_PRIMARY :
+			  COLO_MODE_SECONDARY;
+		r->trigger = xstrdup(colo_trigger_name(v[i].trigger));
+		r->pause_us = (int64_t)v[i].pause_us;
+		r->dirty_pages = (int64_t)v[i].dirty_pages;
+		r->bytes = (int64_t)v[i].bytes;
+		r->duration_us = (int64_t)v[i].duration_us;
+	}
+	*ret_count = n;
+	free(v);
 	return 0;
 }

@@ -265,6 +265,8 @@ static void colod_loop(struct colod *d)
 		if (util_mono_us() - d->hb.last_tick_us >=
 		    (uint64_t)hb_poll_ms(d) * 1000)
 			hb_tick(d);
+		if (util_mono_us() - d->ckpt_tick_us >= 1000000)
+			domains_checkpoints_tick(d);
 	}
 }
 

@@ -50,6 +50,7 @@ struct colod {
 	unsigned test_delay_ms;	/* COLOD_TEST_TRANSITION_DELAY_MS */
 	struct domains doms;
 	struct heartbeat hb;
+	uint64_t ckpt_tick_us;	/* the last checkpoint-record collection */
 	bool quit;
 	/* The last outgoing migration of each domain, kept after the
 	 * domain has left, for query-migrate. */

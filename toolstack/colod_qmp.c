@@ -16,15 +16,6 @@
 #include "params.h"
 #include "util.h"
 
-static char *xstrdup(const char *s)
-{
-	char *r = strdup(s ? s : "");
-
-	if (!r)
-		abort();	/* the only sane reaction to ENOMEM here */
-	return r;
-}
-
 /* Looks a domain up, turning "not there" into DomainNotFound. */
 static int get_domain(struct colod *d, const char *name,
 		struct state_domain *dom, struct colo_error *err)

@@ -176,6 +176,7 @@ static struct dom_link *link_open(struct colod *d, const char *name,
 	}
 	l->pid = (pid_t)info->pid;
 	l->last = info->state;
+	l->ckpt_seq = state_checkpoints_last_seq(&d->st, name, l->pid);
 	l->pidfd = pidfd_open_compat(l->pid);
 	l->sub = zmq_socket(d->zctx, ZMQ_SUB);
 	zmq_setsockopt(l->sub, ZMQ_LINGER, &linger, sizeof(linger));

@@ -24,6 +24,7 @@ struct dom_link {
 	struct ctl_client ctl;
 	void *sub;		/* the helper's events */
 	enum run_state last;	/* as the helper last reported it */
+	int64_t ckpt_seq;	/* the last checkpoint record copied */
 };
 
 struct domains {
@@ -51,6 +52,11 @@ struct dom_link *domains_get(struct colod *d, const char *name,
 /* At start-up: reconnect to every recorded domain whose helper still
  * answers; mark the others crashed (their COLO state is kept). */
 void domains_adopt(struct colod *d);
+/* colod_checkpoints.c: copies the checkpoint records each COLO helper
+ * measured since the last copy into the database.  The main loop calls
+ * it about once a second; query-colo-stats calls it for its domain. */
+void domains_sync_checkpoints(struct colod *d, struct dom_link *l);
+void domains_checkpoints_tick(struct colod *d);
 void domains_fini(struct colod *d);
 
 /* The main loop polls these: two items per domain. */

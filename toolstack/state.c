@@ -47,6 +47,23 @@ static const char *const migrations[] = {
 	"  event TEXT NOT NULL);",
 	/* 1 -> 2: the COLO peer of a domain, for heartbeats. */
 	"ALTER TABLE domains ADD COLUMN peer TEXT NOT NULL DEFAULT '';",
+	/* 2 -> 3: every checkpoint, as its helper measured it (DESIGN §4).
+	 * A helper counts seq from 1, so (domain, helper_pid, seq) names
+	 * one checkpoint. */
+	"CREATE TABLE checkpoints ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  domain TEXT NOT NULL,"
+	"  helper_pid INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  time_ms INTEGER NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('primary','secondary')),"
+	"  trigger TEXT NOT NULL,"
+	"  pause_us INTEGER NOT NULL,"
+	"  dirty_pages INTEGER NOT NULL,"
+	"  bytes INTEGER NOT NULL,"
+	"  duration_us INTEGER NOT NULL,"
+	"  UNIQUE (domain, helper_pid, seq));"
+	"CREATE INDEX checkpoints_by_domain ON checkpoints (domain, id);",
 };
 
 int state_latest_version(void)
@@ -456,7 +473,8 @@ int state_domain_delete(struct state *st, const char *name)
 {
 	sqlite3_stmt *s;
 
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM domains WHERE name = ?", -1,
+	if (state_checkpoints_delete(st, name) < 0 ||
+	    sqlite3_prepare_v2(st->db, "DELETE FROM domains WHERE name = ?", -1,
 			       &s, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);

@@ -86,6 +86,22 @@ int state_domain_peer(struct state *st, const char *name, char *buf,
 int state_event_append(struct state *st, const char *name,
 		const char *text, uint64_t ts_us);
 
+/* Checkpoint records (state_checkpoints.c), bounded per domain. */
+#define STATE_CHECKPOINTS_MAX	10000
+/* Adds records measured by the helper with pid helper_pid; ones already
+ * there are skipped.  Then trims the domain to the newest
+ * STATE_CHECKPOINTS_MAX. */
+int state_checkpoints_add(struct state *st, const char *name,
+		int64_t helper_pid, const struct checkpoint_record *v, size_t n);
+/* The highest seq recorded for that helper, 0 when none. */
+int64_t state_checkpoints_last_seq(struct state *st, const char *name,
+		int64_t helper_pid);
+/* The newest limit records, oldest first; the caller frees *v (and each
+ * record's strings, with checkpoint_record_fini). */
+int state_checkpoints_list(struct state *st, const char *name, int limit,
+		struct checkpoint_record **v, size_t *n);
+int state_checkpoints_delete(struct state *st, const char *name);
+
 /* Stored parameter overrides, as text. */
 int state_param_get(struct state *st, const char *key, char *buf,
 		size_t len);				/* -ENOENT */

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "colo-qapi-client.h"
 #include "colo-qapi-events.h"
 #include "colod.h"
-#include "util.h"
 #include "util.h"
 #include "xl.h"
 
@@ -351,6 +351,73 @@ static int cmd_colo_status(struct xl_ctx *x, const struct xl_cmd *cmd,
 	return XL_OK;
 }
 
+static int stats_opt(void *ctx, int opt, const char *arg)
+{
+	return opt == 'n' ? util_parse_ll(arg, 1, 10000, ctx) : -EINVAL;
+}
+
+static void print_record(const struct checkpoint_record *r)
+{
+	time_t t = (time_t)(r->time_ms / 1000);
+	struct tm tm;
+	char when[32];
+
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+		 localtime_r(&t, &tm));
+	printf("%8lld %s.%03lld %-9s %-8s %9.3f %8lld %10lld %9.3f\n",
+	       (long long)r->seq, when, (long long)(r->time_ms % 1000),
+	       colo_mode_str(r->role), r->trigger, (double)r->pause_us / 1e3,
+	       (long long)r->dirty_pages, (long long)r->bytes,
+	       (double)r->duration_us / 1e3);
+}
+
+static int cmd_colo_stats(struct xl_ctx *x, const struct xl_cmd *cmd,
+		int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "count", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct colo_error err = { 0 };
+	struct qmp_query_colo_stats_args a = { 0 };
+	struct checkpoint_record *v = NULL;
+	long long count = 0;
+	size_t n = 0;
+	int first, rc;
+
+	first = xl_parse_opts(cmd, argc, argv, "+n:", lo, stats_opt, &count);
+	if (first < 0)
+		return XL_USAGE;
+	if (argc - first != 1)
+		return xl_usage_error(cmd, "expected 1 argument, got %d",
+				      argc - first);
+	if (xl_connect(x) < 0)
+		return XL_FAIL;
+	a.domain = argv[first];
+	a.has_limit = count > 0;
+	a.limit = count;
+	rc = qmpc_query_colo_stats(&x->ctl, &a, &v, &n, &err);
+	if (rc < 0)
+		return xl_report(x, argv[first], rc, &err);
+	if (x->json) {
+		json_t *all = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(all, checkpoint_record_to_json(&v[i]));
+		xl_print_json(all);
+	} else {
+		printf("%8s %-23s %-9s %-8s %9s %8s %10s %9s\n", "Seq", "Time",
+		       "Role", "Trigger", "Pause(ms)", "Dirty", "Bytes",
+		       "Total(ms)");
+		for (size_t i = 0; i < n; i++)
+			print_record(&v[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		checkpoint_record_fini(&v[i]);
+	free(v);
+	return XL_OK;
+}
+
 static int cmd_failover(struct xl_ctx *x, const struct xl_cmd *cmd,
 		int argc, char **argv)
 {
@@ -535,6 +602,17 @@ static const struct xl_cmd colo_commands[] = {
 	  "before the last failover), reason (why COLO last exited: none,\n"
 	  "request, error or processing) and failover (none, require, active,\n"
 	  "completed or relaunch).  This is QMP's query-colo-status.\n",
+	  false, NULL },
+	{ "stats", cmd_colo_stats, "[-n COUNT] DOM",
+	  "Show a domain's most recent checkpoints, oldest first.",
+	  "  -n, --count COUNT  show COUNT checkpoints (1 to 10000; default 20)\n"
+	  "Columns: Seq (counted by the primary), Time (when it started),\n"
+	  "Role (the side that measured it), Trigger (timer, manual or\n"
+	  "mismatch), Pause(ms) (how long this side's VM was paused), Dirty\n"
+	  "(pages), Bytes (on the stream) and Total(ms) (the whole\n"
+	  "transaction on a primary, the apply on a secondary).  The records\n"
+	  "come from colod's state database, which keeps the last 10000 per\n"
+	  "domain.\n",
 	  false, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, false, NULL },
 };

@@ -93,6 +93,31 @@ expect_rc 0 xl a colo status web
 k2=$(echo "$OUT" | sed -n 's/^checkpoints *: //p')
 [ "$k2" -gt "$k1" ] || fail "checkpoints stalled after colod B restarted ($k1 -> $k2)"
 
+step "checkpoint records: colo stats, SQLite rows, none lost while the colods were down"
+sleep 1.5	# colod copies records about once a second
+expect_rc 0 xl a colo stats -n 3 web
+[ "$(echo "$OUT" | wc -l)" = 4 ] || fail "colo stats -n 3: $OUT"
+echo "$OUT" | sed 's/^/   /'
+echo "$OUT" | tail -1 | grep -Eq '^ +[0-9]+ 20[0-9-]+ [0-9:.]+ primary +timer ' ||
+	fail "not a timer checkpoint of the primary: $OUT"
+for h in a b; do
+	role=$([ $h = a ] && echo primary || echo secondary)
+	read -r cnt lo hi bad <<<"$(db $h "SELECT count(*), min(seq), max(seq),
+		sum(role <> '$role') FROM checkpoints WHERE domain='web'" | tr '|' ' ')"
+	# Both colods were SIGKILLed and restarted: the helpers' rings
+	# covered the gap, so the sequence has no holes.
+	[ "$lo" = 1 ] && [ "$cnt" = "$hi" ] && [ "$bad" = 0 ] ||
+		fail "$h: $cnt records, seq $lo..$hi, $bad with another role"
+	echo "   $h: $cnt checkpoint records, seq 1..$hi, all $role"
+done
+[ "$(db a "SELECT count(*) FROM checkpoints WHERE trigger='manual'")" -ge 1 ] ||
+	fail "the manual checkpoint is not recorded"
+OUT=$(COLO_RUN_DIR=$TMP/a/run "$XL" --json colo stats -n 5 web)
+echo "$OUT" | grep -q '"pause-us":' && [ "$(echo "$OUT" | grep -o '"seq":' | wc -l)" = 5 ] ||
+	fail "colo stats --json: $OUT"
+expect_rc 2 xl a colo stats -n 0 web
+expect_rc 1 xl a colo stats nosuch
+
 step "SIGKILL every process of host A: B takes over"
 t0=$(date +%s%N)
 ip netns pids "$A" | xargs -r kill -9

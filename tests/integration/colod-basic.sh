@@ -13,7 +13,7 @@ step "info"
 expect_rc 0 xl a info
 contains "$OUT" "state_dir              : $TMP/a/state"
 contains "$OUT" "domains                : 0"
-contains "$OUT" "db_schema              : 2"
+contains "$OUT" "db_schema              : 3"
 expect_rc 0 xl a --json info
 contains "$OUT" "\"run-dir\": \"$TMP/a/run\""
 

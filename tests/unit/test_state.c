@@ -141,6 +141,71 @@ static void test_event_log_bounded(void)
 	unit_rmdir(d);
 }
 
+static void add_range(struct state *st, const char *dom, int64_t pid,
+		int64_t from, int64_t to)
+{
+	struct checkpoint_record r = { 0 };
+
+	r.role = COLO_MODE_PRIMARY;
+	r.trigger = (char *)"timer";
+	for (int64_t s = from; s <= to; s++) {
+		r.seq = s;
+		r.pause_us = s * 10;
+		CU_ASSERT_EQUAL(state_checkpoints_add(st, dom, pid, &r, 1), 0);
+	}
+}
+
+static void test_checkpoints(void)
+{
+	char *d = unit_mkdtemp(), err[512];
+	struct checkpoint_record *v;
+	struct state st;
+	size_t n;
+
+	CU_ASSERT_EQUAL_FATAL(state_open(&st, d, err, sizeof(err)), 0);
+	unit_seed_domain(&st, "a", 1, "primary");
+	state_begin(&st);
+	add_range(&st, "a", 100, 1, 30);
+	/* Copied twice (colod restarted between copies): kept once. */
+	add_range(&st, "a", 100, 25, 40);
+	CU_ASSERT_EQUAL(state_checkpoints_last_seq(&st, "a", 100), 40);
+	CU_ASSERT_EQUAL(state_checkpoints_last_seq(&st, "a", 101), 0);
+	/* A new helper counts from 1 again: a different checkpoint. */
+	add_range(&st, "a", 101, 1, 2);
+	state_commit(&st);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT count(*) FROM checkpoints"),
+			42);
+	CU_ASSERT_EQUAL(state_checkpoints_list(&st, "a", 5, &v, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 5);
+	/* The newest five, oldest first. */
+	CU_ASSERT_EQUAL(v[0].seq, 38);
+	CU_ASSERT_EQUAL(v[2].seq, 40);
+	CU_ASSERT_EQUAL(v[2].pause_us, 400);
+	CU_ASSERT_EQUAL(v[4].seq, 2);
+	CU_ASSERT_STRING_EQUAL(v[4].trigger, "timer");
+	CU_ASSERT_EQUAL(v[4].role, COLO_MODE_PRIMARY);
+	for (size_t i = 0; i < n; i++)
+		checkpoint_record_fini(&v[i]);
+	free(v);
+	/* A role the table does not know is refused. */
+	CU_ASSERT_NOT_EQUAL(sqlite3_exec(st.db, "UPDATE checkpoints SET "
+			    "role = 'bogus'", NULL, NULL, NULL), SQLITE_OK);
+	/* Bounded per domain: the oldest go first. */
+	state_begin(&st);
+	add_range(&st, "a", 102, 1, STATE_CHECKPOINTS_MAX + 3);
+	state_commit(&st);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT count(*) FROM checkpoints"),
+			STATE_CHECKPOINTS_MAX);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT min(seq) FROM checkpoints"),
+			4);
+	/* Forgetting the domain forgets its checkpoints. */
+	CU_ASSERT_EQUAL(state_domain_delete(&st, "a"), 0);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT count(*) FROM checkpoints"),
+			0);
+	state_close(&st);
+	unit_rmdir(d);
+}
+
 void unit_suite_state(void)
 {
 	static const struct unit_case cases[] = {
@@ -150,6 +215,7 @@ void unit_suite_state(void)
 		{ "domains_and_cas", test_domains_and_cas },
 		{ "rollback", test_rollback },
 		{ "event_log_bounded", test_event_log_bounded },
+		{ "checkpoints", test_checkpoints },
 		{ NULL, NULL },
 	};
 
