@@ -219,8 +219,10 @@ int stream_read(struct stream_reader *r, uint32_t *type, const uint8_t **body,
 	bool eof;
 	int rc;
 
+	r->truncated = false;
 	rc = read_all(r, hdr, sizeof(hdr), &eof);
 	if (rc < 0) {
+		r->truncated = rc == -EPIPE;
 		snprintf(r->err, sizeof(r->err), "record %llu at offset %llu: %s",
 			 (unsigned long long)r->records, (unsigned long long)at,
 			 eof ? "stream ended without END" :
@@ -253,6 +255,7 @@ int stream_read(struct stream_reader *r, uint32_t *type, const uint8_t **body,
 	if (rc == 0)
 		rc = read_all(r, trailer, sizeof(trailer), &eof);
 	if (rc < 0) {
+		r->truncated = rc == -EPIPE;
 		snprintf(r->err, sizeof(r->err), "%s record at offset %llu: %s",
 			 stream_rec_name(hdr[0]), (unsigned long long)at,
 			 rc == -EPIPE ? "truncated" : strerror(-rc));

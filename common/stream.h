@@ -72,6 +72,7 @@ struct stream_reader {
 	uint32_t flags;		/* from the header */
 	uint64_t offset;
 	uint64_t records;
+	bool truncated;		/* the last error was the stream ending */
 	uint8_t *body;		/* the current record's body */
 	size_t cap;
 	char err[256];

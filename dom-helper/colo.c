@@ -1,6 +1,7 @@
 /* The COLO checkpoint loops of the primary and the secondary helper. */
 #include "config.h"
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,51 @@ static int expect(struct colo *c, struct stream_reader *r, int fd,
 	if (value)
 		*value = v;
 	return 0;
+}
+
+/* The points of a primary's checkpoint transaction, for the test knob
+ * COLO_TEST_KILL_FILE (colo-dom-helper(8)): a file holding "PHASE SEQ"
+ * makes the primary SIGKILL itself at PHASE of checkpoint SEQ, so tests
+ * cover every phase, not just where a random kill happens to land. */
+enum colo_phase {
+	PH_NONE, PH_REQUEST, PH_PAUSED, PH_SNAPSHOT, PH_SEND, PH_SENT,
+	PH_RECEIVED, PH_LOADED,
+};
+
+static const char *const phase_names[] = {
+	"", "request", "paused", "snapshot", "send", "sent", "received",
+	"loaded",
+};
+
+static void read_kill_knob(struct colo *c)
+{
+	const char *path = getenv("COLO_TEST_KILL_FILE");
+	char name[32] = "";
+	unsigned long long seq = 0;
+	FILE *f;
+
+	c->kill_phase = PH_NONE;
+	if (!path || !(f = fopen(path, "r")))
+		return;
+	if (fscanf(f, "%31s %llu", name, &seq) == 2)
+		for (int i = 1; i < (int)ARRAY_SIZE(phase_names); i++)
+			if (strcmp(name, phase_names[i]) == 0) {
+				c->kill_phase = i;
+				c->kill_seq = seq;
+			}
+	fclose(f);
+	if (c->kill_phase)
+		log_warn("test: will SIGKILL myself at %s of checkpoint %llu",
+			 name, seq);
+}
+
+static void kill_point(struct colo *c, enum colo_phase p, uint64_t seq)
+{
+	if (c->kill_phase != (int)p || seq != c->kill_seq)
+		return;
+	log_warn("test: SIGKILL at %s of checkpoint %llu", phase_names[p],
+		 (unsigned long long)seq);
+	raise(SIGKILL);
 }
 
 static void record_pause(struct colo *c, uint64_t us)
@@ -192,6 +238,8 @@ static int send_snapshot(struct snapshot *s, struct helper *h,
 		};
 
 		rc = stream_write_iov(w, REC_PAGE_DATA, iov, 3);
+		if (rc == 0)	/* part of the pages are out */
+			kill_point(&h->colo, PH_SEND, seq);
 	}
 	for (int i = 0; i < h->vm.nr_vcpus; i++)
 		state_len += s->vcpu[i].len;
@@ -207,6 +255,8 @@ static int send_snapshot(struct snapshot *s, struct helper *h,
 		rc = stream_write(w, REC_DEVICE_STATE, s->dev.data, s->dev.len);
 	if (rc == 0)
 		rc = stream_write(w, REC_CHECKPOINT_END, &seq, sizeof(seq));
+	if (rc == 0)
+		kill_point(&h->colo, PH_SENT, seq);
 	return rc;
 }
 
@@ -223,17 +273,21 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 				       seq | (uint64_t)c->last_trigger << 56 |
 				       (hold ? REQ_HOLD : 0));
 	if (rc == 0)
+		kill_point(c, PH_REQUEST, seq);
+	if (rc == 0)
 		rc = expect(c, r, fd, COLO_MESSAGE_CHECKPOINT_REPLY, NULL);
 	if (rc < 0)
 		return rc;
 	t0 = util_mono_us();
 	vm_pause(&h->vm, VM_PAUSE_COLO);
+	kill_point(c, PH_PAUSED, seq);
 	memset(bm, 0, h->vm.mem.bitmap_words * sizeof(uint64_t));
 	rc = dirty_harvest(&h->vm, bm);
 	if (rc == 0)
 		rc = snap_pages(s, &h->vm, bm);
 	if (rc == 0)
 		rc = snap_state(s, h);
+	kill_point(c, PH_SNAPSHOT, seq);
 	/* Speculative resume: the PVM runs while the checkpoint travels. */
 	if (hold)
 		hold_vm(c, &h->vm);
@@ -248,7 +302,10 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 		return rc;
 	}
 	dirty_commit(&h->vm);
+	kill_point(c, PH_RECEIVED, seq);
 	rc = expect(c, r, fd, COLO_MESSAGE_VMSTATE_LOADED, NULL);
+	if (rc == 0)
+		kill_point(c, PH_LOADED, seq);
 	record_pause(c, t1 - t0);
 	c->st.last_dirty = s->n;
 	c->st.last_bytes = w->bytes - before;
@@ -271,6 +328,7 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	int rc;
 
 	memset(&s, 0, sizeof(s));
+	read_kill_knob(c);
 	stream_reader_init(&r, fd);
 	rc = bm ? stream_read_header(&r) : -ENOMEM;
 	if (rc == 0)
@@ -348,6 +406,10 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 		log_error("COLO: %s; the primary carries on alone", c->error);
 	} else {
 		c->exit_reason = COLO_EXIT_REASON_REQUEST;
+		/* Tell the secondary we live on, so it does not take over
+		 * too: it stands by instead. */
+		if (stream_write(w, REC_END, NULL, 0) < 0)
+			log_debug("COLO: END not delivered: %s", strerror(errno));
 	}
 out:
 	/* Alone from now on: no checkpoints, no dirty log, running. */
@@ -453,6 +515,32 @@ static int apply(struct helper *h, struct staged *st, uint64_t *bm,
 	return rc;
 }
 
+/* How the secondary leaves COLO.  A partial checkpoint is always
+ * dropped.  Asked to (failover) or with the primary gone, the SVM takes
+ * over and runs; on a corrupt stream or the primary's END it stands by,
+ * paused (see struct colo, standby). */
+static void secondary_exit(struct colo *c, struct vm *vm, bool standby,
+		const char *why)
+{
+	if (c->failover) {
+		c->exit_reason = COLO_EXIT_REASON_REQUEST;
+		vm_resume(vm, VM_PAUSE_COLO);
+		return;
+	}
+	snprintf(c->error, sizeof(c->error), "%.250s", why);
+	c->exit_reason = COLO_EXIT_REASON_ERROR;
+	if (standby) {
+		vm_pause(vm, VM_PAUSE_STANDBY);
+		vm_resume(vm, VM_PAUSE_COLO);
+		c->standby = true;
+		log_error("COLO: %s; the secondary stands by, paused at its "
+			  "last consistent state, until a failover", why);
+		return;
+	}
+	log_error("COLO: %s; the secondary takes over", why);
+	vm_resume(vm, VM_PAUSE_COLO);
+}
+
 static int send_msg(struct stream_writer *w, uint32_t msg, uint64_t v)
 {
 	return stream_write_colo_message(w, msg, v);
@@ -464,7 +552,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 	struct stream_writer w;
 	struct staged st;
 	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
-	bool in_ckpt = false, hold = false;
+	bool in_ckpt = false, hold = false, standby = false;
 	uint64_t seq = 0, t_pause = 0, wall_ms = 0, bytes = 0;
 	char why[256] = "";
 	int rc;
@@ -500,9 +588,19 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		if (poll(&pf, 1, 100) == 0)
 			continue;
 		rc = stream_read(r, &type, &body, &len);
-		if (rc < 0)
+		if (rc < 0) {
+			/* A stream that ends (mid-record or not) means the
+			 * primary is gone; one that lies means it is not. */
+			standby = rc == -EPROTO && !r->truncated;
 			break;
+		}
 		c->last_rx_us = util_mono_us();
+		if (type == REC_END) {
+			snprintf(why, sizeof(why), "the primary stopped COLO "
+				 "and carries on alone");
+			standby = true;
+			break;
+		}
 		if (type == REC_HEARTBEAT) {
 			rc = stream_write(&w, REC_HEARTBEAT, body, len);
 			if (rc < 0)
@@ -565,23 +663,21 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		} else {
 			rc = -EPROTO;
 		}
-		if (rc < 0)
+		if (rc < 0) {
+			if (rc == -EPROTO && !why[0])
+				snprintf(why, sizeof(why), "%s record out of "
+					 "place or malformed",
+					 stream_rec_name(type));
+			standby = rc == -EPROTO;
 			break;
+		}
 	}
 out:
-	/* Take over: a partial checkpoint is dropped, the SVM runs on. */
-	if (!c->failover) {
-		snprintf(c->error, sizeof(c->error), "%.250s",
-			 why[0] ? why : r->err[0] ? r->err : strerror(-rc));
-		c->exit_reason = COLO_EXIT_REASON_ERROR;
-		log_error("COLO: %s; the secondary takes over", c->error);
-	} else {
-		c->exit_reason = COLO_EXIT_REASON_REQUEST;
-	}
 	c->active = false;
 	dirty_enable(&h->vm, false);
-	vm_resume(&h->vm, VM_PAUSE_COLO);
 	vm_resume(&h->vm, VM_PAUSE_MIGRATE);
+	secondary_exit(c, &h->vm, standby, why[0] ? why : r->err[0] ? r->err :
+		       strerror(-rc));
 	free(bm);
 	free(st.pfns);
 	free(st.pages);

@@ -47,11 +47,18 @@ struct colo {
 	int heartbeat_ms;		/* primary: HEARTBEAT records */
 	_Atomic uint64_t last_rx_us;	/* anything from the peer helper */
 	_Atomic bool failover;		/* stop: run alone */
+	/* Secondary: COLO stopped on a stream that was corrupt or that the
+	 * primary ended on purpose.  The primary lives, so the SVM must not
+	 * take over by itself: it waits, paused at its last consistent
+	 * state, until a failover decides (colod: peer silent, or a user). */
+	_Atomic bool standby;
 	_Atomic int exit_reason;	/* enum colo_exit_reason */
 	int wake_fd;			/* eventfd: wakes the primary loop */
 	uint8_t *cache;			/* secondary: PVM RAM at the last ckpt */
 	struct colo_stats st;
 	struct colo_records rec;
+	int kill_phase;			/* test knob: enum colo_phase, or 0 */
+	uint64_t kill_seq;
 	char error[320];
 };
 

@@ -13,6 +13,7 @@
 #include "crc32c.h"
 #include "error.h"
 #include "helper.h"
+#include "log.h"
 #include "util.h"
 
 #define DIRTY_LIST_MAX 65536
@@ -342,6 +343,15 @@ int qmp_helper_colo_failover(void *opaque, struct colo_error *err)
 	struct helper *h = opaque;
 
 	h->colo.failover = true;
+	if (h->colo.standby) {
+		/* The decision a standing-by secondary waited for. */
+		h->colo.standby = false;
+		h->colo.exit_reason = COLO_EXIT_REASON_REQUEST;
+		vm_resume(&h->vm, VM_PAUSE_STANDBY);
+		log_info("COLO: the secondary takes over from standby");
+		helper_announce(h, "COLO takeover from standby");
+		return 0;
+	}
 	colo_request(&h->colo, false);
 	/* A secondary blocked on the stream hears it close. */
 	if (!h->colo.primary && h->mig.conn_fd >= 0)
@@ -382,6 +392,7 @@ int qmp_helper_query_colo(void *opaque, struct colo_helper_status *ret,
 	ret->idle_ms = c->last_rx_us ?
 		       (int64_t)((util_mono_us() - c->last_rx_us) / 1000) : -1;
 	ret->error = xstrdup(c->error);
+	ret->standby = c->standby;
 	return 0;
 }
 

@@ -298,7 +298,8 @@ static void on_migration(struct helper *h)
 		return;
 	}
 	if (h->mig.status == MIGRATION_STATUS_COMPLETED && h->mig.colo) {
-		snprintf(reason, sizeof(reason), "COLO stopped: %.250s",
+		snprintf(reason, sizeof(reason), "COLO %s: %.250s",
+			 h->colo.standby ? "standby" : "stopped",
 			 h->colo.error[0] ? h->colo.error : "failover");
 		helper_announce(h, reason);
 	} else if (h->mig.status == MIGRATION_STATUS_COMPLETED) {

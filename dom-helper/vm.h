@@ -39,10 +39,12 @@ enum vm_pause_reason {
 	VM_PAUSE_MIGRATE	= 1 << 2,	/* stop-and-copy; incoming */
 	VM_PAUSE_COLO		= 1 << 3,	/* a checkpoint, either side */
 	VM_PAUSE_TEARDOWN	= 1 << 4,
+	VM_PAUSE_STANDBY	= 1 << 5,	/* a secondary awaiting failover */
 };
 /* The reasons a user sees as "paused"; a checkpoint or a snapshot read
  * is a blip inside "running". */
-#define VM_PAUSE_LASTING (VM_PAUSE_USER | VM_PAUSE_MIGRATE | VM_PAUSE_TEARDOWN)
+#define VM_PAUSE_LASTING (VM_PAUSE_USER | VM_PAUSE_MIGRATE | \
+			  VM_PAUSE_TEARDOWN | VM_PAUSE_STANDBY)
 
 enum vm_state {
 	VM_CREATED,

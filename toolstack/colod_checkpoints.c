@@ -22,6 +22,8 @@ void domains_sync_checkpoints(struct colod *d, struct dom_link *l)
 	size_t n = 0;
 	int saved = l->ctl.timeout_ms, rc;
 
+	if (l->quitting)
+		return;
 	l->ctl.timeout_ms = HELPER_TIMEOUT_MS;
 	rc = qmpc_helper_query_checkpoints(&l->ctl, &a, &v, &n, &err);
 	l->ctl.timeout_ms = saved;

@@ -256,9 +256,9 @@ int qmp_query_migrate(void *opaque, const struct qmp_query_migrate_args *a,
 	struct colod *d = opaque;
 	struct dom_link *l = domains_get(d, a->domain, NULL);
 
-	if (l)
+	if (l && !l->quitting)
 		return qmpc_helper_query_migrate(&l->ctl, ret, err);
-	/* Gone: the newest record of its last migration. */
+	/* Gone, or going: the newest record of its last migration. */
 	for (int i = 1; i <= 16; i++) {
 		int k = (d->last_mig_next - i + 32) % 16;
 

@@ -197,8 +197,17 @@ static void colo_status_add_helper(struct colod *d, const char *name,
 		return;
 	saved = l->ctl.timeout_ms;
 	l->ctl.timeout_ms = 2000;
-	if (qmpc_helper_query_colo(&l->ctl, &hs, &err) == 0 &&
-	    (hs.active || hs.checkpoints)) {
+	if (qmpc_helper_query_colo(&l->ctl, &hs, &err) < 0) {
+		l->ctl.timeout_ms = saved;
+		colo_error_clear(&err);
+		return;
+	}
+	if (hs.active || hs.checkpoints || hs.error[0]) {
+		ret->has_error = hs.error[0] != '\0';
+		if (ret->has_error)
+			ret->error = xstrdup(hs.error);
+		ret->has_standby = !hs.primary;
+		ret->standby = hs.standby;
 		/* Pauses and triggers are the primary's business. */
 		ret->has_checkpoints = true;
 		ret->has_last_pause_us = ret->has_mean_pause_us = hs.primary;
@@ -210,8 +219,8 @@ static void colo_status_add_helper(struct colod *d, const char *name,
 		ret->has_last_trigger = hs.primary;
 		if (hs.primary)
 			ret->last_trigger = xstrdup(hs.last_trigger);
-		colo_helper_status_fini(&hs);
 	}
+	colo_helper_status_fini(&hs);
 	l->ctl.timeout_ms = saved;
 }
 

@@ -611,6 +611,27 @@ static void collect_migration(struct colod *d, struct dom_link *l)
 		d->last_mig[k].info.status = MIGRATION_STATUS_COMPLETED;
 	colo_error_clear(&err);
 	qmpc_helper_quit(&l->ctl, &err);
+	l->quitting = true;
+}
+
+/* A secondary whose stream went bad while the primary lives: COLO has
+ * exited here (recorded and announced), but there is no failover, so
+ * the domain stays a secondary, paused.  A failover later (colo-xl
+ * failover, or the peer's heartbeats lost) makes it take over. */
+static void colo_standby(struct colod *d, struct state_domain *dom)
+{
+	struct qev_colo_exit ev = { dom->name, COLO_MODE_SECONDARY,
+				    COLO_EXIT_REASON_ERROR };
+
+	if (dom->reason == COLO_EXIT_REASON_ERROR)
+		return;		/* announced already */
+	dom->reason = COLO_EXIT_REASON_ERROR;
+	colod_txn_begin(d);
+	state_domain_put_colo(&d->st, dom);
+	qapi_event_send_colo_exit(&d->sink, &ev);
+	if (colod_txn_commit(d) == 0)
+		log_warn("%s: COLO stopped on a bad stream; the secondary "
+			 "stands by until a failover", dom->name);
 }
 
 /* Migration and COLO news from a helper: a failed migration, a pair in
@@ -644,6 +665,9 @@ static void colo_event(struct colod *d, struct dom_link *l,
 	if (!strncmp(reason, "COLO stopped", 12) &&
 	    dom.failover == FAILOVER_STATUS_NONE)
 		colo_fsm_failover(d, l->name, COLO_EXIT_REASON_ERROR, &err);
+	else if (!strncmp(reason, "COLO standby", 12) &&
+		 dom.failover == FAILOVER_STATUS_NONE)
+		colo_standby(d, &dom);
 }
 
 /* One event from a helper: state changes are recorded, then announced;
@@ -710,7 +734,9 @@ void domains_handle(struct colod *d, zmq_pollitem_t *pi, int n)
 		if (pi[k].revents & ZMQ_POLLIN)
 			for (int j = 0; j < 64; j++)
 				forward_event(d, l);
-		if (pi[k + 1].revents & ZMQ_POLLIN)
+		/* A helper told to quit is as good as gone: its domain
+		 * leaves this host now, not when the process is reaped. */
+		if ((pi[k + 1].revents & ZMQ_POLLIN) || l->quitting)
 			gone[ngone++] = l;
 	}
 	for (int i = 0; i < ngone; i++) {

@@ -25,6 +25,7 @@ struct dom_link {
 	void *sub;		/* the helper's events */
 	enum run_state last;	/* as the helper last reported it */
 	int64_t ckpt_seq;	/* the last checkpoint record copied */
+	bool quitting;		/* told to quit: ask it nothing more */
 };
 
 struct domains {

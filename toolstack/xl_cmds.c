@@ -346,6 +346,11 @@ static int cmd_colo_status(struct xl_ctx *x, const struct xl_cmd *cmd,
 				    (double)s.p99_pause_us / 1000.0);
 			xl_print_kv("last-trigger", "%s", s.last_trigger);
 		}
+		if (s.has_standby && s.standby)
+			xl_print_kv("standby", "%s", "yes: paused, waiting for "
+				    "a failover");
+		if (s.has_error)
+			xl_print_kv("error", "%s", s.error);
 	}
 	colo_status_fini(&s);
 	return XL_OK;
@@ -601,7 +606,10 @@ static const struct xl_cmd colo_commands[] = {
 	  "Fields: mode (unknown, primary or secondary), last-mode (the mode\n"
 	  "before the last failover), reason (why COLO last exited: none,\n"
 	  "request, error or processing) and failover (none, require, active,\n"
-	  "completed or relaunch).  This is QMP's query-colo-status.\n",
+	  "completed or relaunch).  A secondary whose stream went bad while\n"
+	  "its primary lives shows standby: paused until a failover.  error\n"
+	  "says why the helper's COLO stopped.  This is QMP's\n"
+	  "query-colo-status.\n",
 	  false, NULL },
 	{ "stats", cmd_colo_stats, "[-n COUNT] DOM",
 	  "Show a domain's most recent checkpoints, oldest first.",

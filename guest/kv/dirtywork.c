@@ -15,7 +15,10 @@ struct page_hdr {
 
 static uint8_t *area;
 static uint64_t npages, rate, seq, next_write, next_verify, verify_ms;
-static uint64_t written, checks, failures, last_report;
+static uint64_t written, checks, failures, last_report, report_us;
+/* The longest the workload went without running since the last report:
+ * how long the VM was stopped, as the guest sees it. */
+static uint64_t last_tick, max_gap;
 
 static void fill(uint64_t i)
 {
@@ -54,6 +57,7 @@ void dirty_init(void)
 
 	rate = cmdline_u64("dirty_rate", 2000);
 	verify_ms = cmdline_u64("verify_ms", 1000);
+	report_us = cmdline_u64("report_ms", 5000) * 1000;
 	npages = mb * 256;
 	area = galloc(npages * PAGE, PAGE);
 	for (uint64_t i = 0; i < npages; i++)
@@ -66,6 +70,9 @@ void dirty_tick(uint64_t now)
 {
 	uint64_t bad;
 
+	if (last_tick && now > last_tick && now - last_tick > max_gap)
+		max_gap = now - last_tick;
+	last_tick = now;
 	/* Catch up in bursts of at most 1/10 s of work. */
 	for (int k = 0; k < (int)(rate / 10 + 1) && now >= next_write; k++) {
 		fill((seq * 7919) % npages);
@@ -82,10 +89,12 @@ void dirty_tick(uint64_t now)
 				bad, npages);
 		}
 		next_verify = now + verify_ms * 1000;
-		if (now - last_report >= 5000000 || bad) {
-			gprintf("DIRTY written %lu checks %lu failures %lu\n",
-				written, checks, failures);
+		if (now - last_report >= report_us || bad) {
+			gprintf("DIRTY written %lu checks %lu failures %lu "
+				"max-gap-us %lu\n", written, checks, failures,
+				max_gap);
 			last_report = now;
+			max_gap = 0;
 		}
 	}
 }

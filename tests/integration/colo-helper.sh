@@ -6,33 +6,12 @@
 # leaves the primary running alone.
 . "$(dirname "$0")/lib.sh"
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not usable"
-HELPER=$TOP_BUILDDIR/colo-dom-helper
-G=$TOP_BUILDDIR/tests/guests
-cat >"$TMP/web.xml" <<XML
-<domain type='kvm'><name>web</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-<os><type>hvm</type><kernel>$G/counter.elf</kernel>
-<cmdline>pages=2000 per_tick=40 report=200 tick_us=1000</cmdline></os></domain>
-XML
-call() { "$CTL_RAW" "ipc://$TMP/$1.ctl" "$2"; }
-field() { sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p"; }
+. "$(dirname "$0")/helper-pair.sh"
 
 # pair NAME: a primary NAME-p and a secondary NAME-s in COLO.
 pair() {
-	local n=$1 port
-	"$HELPER" --config "$TMP/web.xml" --ctl "ipc://$TMP/$n-p.ctl" \
-		--console-log "$TMP/$n-p.con" --run-dir "$TMP" 2>"$TMP/$n-p.log" &
-	CHILD_PIDS+=($!)
-	"$HELPER" --config "$TMP/web.xml" --incoming tcp:127.0.0.1 \
-		--ctl "ipc://$TMP/$n-s.ctl" --console-log "$TMP/$n-s.con" \
-		--run-dir "$TMP" --status-fd 3 3>"$TMP/$n-s.status" 2>"$TMP/$n-s.log" &
-	CHILD_PIDS+=($!)
-	wait_for 10 grep -q "OK port=" "$TMP/$n-s.status" || fail "secondary did not start"
-	wait_for 10 grep -q "COUNTER 200 " "$TMP/$n-p.con" || fail "primary not counting"
-	port=$(sed -n 's/OK port=//p' "$TMP/$n-s.status")
-	call "$n-p" "{\"execute\":\"helper-colo-start\",\"arguments\":{\"host\":\"127.0.0.1\",\"port\":$port,\"max-downtime\":300,\"interval\":100}}" |
-		grep -q return || fail "colo-start"
-	wait_for 20 bash -c "[ \$($CTL_RAW ipc://$TMP/$n-p.ctl '{\"execute\":\"helper-query-colo\"}' |
-		sed -n 's/.*\"checkpoints\":\\([0-9]*\\).*/\\1/p') -ge 5 ]" || fail "no checkpoints"
+	start_helpers "$1"
+	colo_start "$1" "$SPORT"
 }
 
 step "checkpoints run; both VMs' RAM is identical at each held checkpoint"

@@ -72,7 +72,9 @@ grep -q '"timestamp":{"seconds":[0-9]*,"microseconds":[0-9]*}' "$TMP/events" ||
 step "status after failover (and unambiguous prefixes)"
 expect_rc 2 xl a co st web
 contains "$ERR" "'co' is ambiguous; it could be: colo console"
-expect_rc 0 xl a col stat web
+expect_rc 2 xl a col stat web
+contains "$ERR" "'stat' is ambiguous; it could be: status stats"
+expect_rc 0 xl a col statu web
 contains "$OUT" "mode                   : unknown"
 contains "$OUT" "last-mode              : primary"
 contains "$OUT" "reason                 : request"
