@@ -10,4 +10,8 @@
  * to continue over more data. */
 uint32_t crc32c(uint32_t crc, const void *data, size_t len);
 
+/* The same with the byte table only: the reference the fast path is
+ * tested against. */
+uint32_t crc32c_sw(uint32_t crc, const void *data, size_t len);
+
 #endif

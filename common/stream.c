@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "crc32c.h"
 #include "stream.h"
@@ -96,12 +97,45 @@ int stream_write_header_flags(struct stream_writer *w, uint32_t flags)
 	return rc;
 }
 
+/* A record goes out in pieces of about WRITE_CHUNK bytes, each added to
+ * the CRC just before it is written: the kernel's copy then finds it in
+ * cache, where one CRC pass over a 4 MiB record first would have read it
+ * from memory twice.  Small records still leave in one writev. */
+#define WRITE_CHUNK	(1u << 20)
+#define WRITE_IOVS	64
+
+struct pending {
+	struct iovec iov[WRITE_IOVS];
+	int n;
+	size_t bytes;
+};
+
+static int pending_flush(struct stream_writer *w, struct pending *p)
+{
+	int rc = p->n ? write_all(w->fd, p->iov, p->n) : 0;
+
+	p->n = 0;
+	p->bytes = 0;
+	return rc;
+}
+
+static int pending_add(struct stream_writer *w, struct pending *p,
+		const void *base, size_t len)
+{
+	if (len == 0)
+		return 0;
+	p->iov[p->n++] = (struct iovec){ (void *)base, len };
+	p->bytes += len;
+	return p->n == WRITE_IOVS || p->bytes >= WRITE_CHUNK ?
+	       pending_flush(w, p) : 0;
+}
+
 int stream_write_iov(struct stream_writer *w, uint32_t type,
 		const struct iovec *body, int n)
 {
 	static const uint8_t zeros[8];
 	uint32_t hdr[2] = { type, 0 }, trailer[2] = { 0, 0 };
-	struct iovec stack[64], *iov = stack;
+	struct pending p = { .n = 0 };
 	uint64_t len = 0;
 	uint32_t crc;
 	size_t pad;
@@ -111,25 +145,31 @@ int stream_write_iov(struct stream_writer *w, uint32_t type,
 		len += body[i].iov_len;
 	if (len > STREAM_MAX_RECORD)
 		return -EMSGSIZE;
-	if (n + 3 > (int)(sizeof(stack) / sizeof(stack[0]))) {
-		iov = malloc((size_t)(n + 3) * sizeof(*iov));
-		if (!iov)
-			return -ENOMEM;
-	}
 	hdr[1] = (uint32_t)len;
 	pad = (8 - len % 8) % 8;
 	crc = crc32c(0, hdr, sizeof(hdr));
-	for (int i = 0; i < n; i++)
-		crc = crc32c(crc, body[i].iov_base, body[i].iov_len);
+	rc = pending_add(w, &p, hdr, sizeof(hdr));
+	for (int i = 0; rc == 0 && i < n; i++) {
+		const uint8_t *b = body[i].iov_base;
+
+		for (size_t off = 0; rc == 0 && off < body[i].iov_len;) {
+			size_t c = body[i].iov_len - off;
+
+			if (c > WRITE_CHUNK)
+				c = WRITE_CHUNK;
+			crc = crc32c(crc, b + off, c);
+			rc = pending_add(w, &p, b + off, c);
+			off += c;
+		}
+	}
 	crc = crc32c(crc, zeros, pad);
 	trailer[0] = crc;
-	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-	memcpy(iov + 1, body, (size_t)n * sizeof(*iov));
-	iov[n + 1] = (struct iovec){ (void *)zeros, pad };
-	iov[n + 2] = (struct iovec){ trailer, sizeof(trailer) };
-	rc = write_all(w->fd, iov, n + 3);
-	if (iov != stack)
-		free(iov);
+	if (rc == 0)
+		rc = pending_add(w, &p, zeros, pad);
+	if (rc == 0)
+		rc = pending_add(w, &p, trailer, sizeof(trailer));
+	if (rc == 0)
+		rc = pending_flush(w, &p);
 	if (rc == 0) {
 		w->bytes += sizeof(hdr) + len + pad + sizeof(trailer);
 		w->records++;
@@ -210,12 +250,150 @@ int stream_read_header(struct stream_reader *r)
 	return 0;
 }
 
+void stream_reader_set_page_sink(struct stream_reader *r, uint8_t *base,
+		uint64_t npages)
+{
+	r->sink = base;
+	r->sink_pages = base ? npages : 0;
+}
+
+/* Fills every iovec (which it consumes); -EPIPE if the stream ends. */
+static int readv_all(struct stream_reader *r, struct iovec *iov, int cnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	while (cnt > 0) {
+		ssize_t n = readv(r->fd, iov, cnt < IOV_MAX ? cnt : IOV_MAX);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EPIPE;
+		for (; cnt > 0 && (size_t)n >= iov->iov_len; iov++, cnt--)
+			n -= (ssize_t)iov->iov_len;
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	r->offset += total;
+	return 0;
+}
+
+static int grow_body(struct stream_reader *r, size_t total)
+{
+	uint8_t *nb;
+
+	if (total <= r->cap)
+		return 0;
+	nb = realloc(r->body, total ? total : 8);
+	if (!nb)
+		return -ENOMEM;
+	r->body = nb;
+	r->cap = total;
+	return 0;
+}
+
+#define SINK_BATCH	256u	/* pages per readv: 1 MiB */
+
+/* A PAGE_DATA body with a sink set: count, flags and pfns into r->body,
+ * each page by readv straight to its place in the sink, and the CRC
+ * continued over all of it.  A record the CRC then rejects has already
+ * written the sink: its owner must not trust the sink after an error. */
+static int read_pages_to_sink(struct stream_reader *r, uint32_t len,
+		uint32_t *crc, char *why, size_t whylen)
+{
+	struct iovec iov[STREAM_MAX_PAGES];
+	uint32_t head[2], n;
+	bool eof;
+	int rc;
+
+	if (len < sizeof(head)) {
+		snprintf(why, whylen, "length %u too short", len);
+		return -EBADMSG;
+	}
+	rc = read_all(r, head, sizeof(head), &eof);
+	n = head[0];
+	if (rc == 0 && (n == 0 || n > STREAM_MAX_PAGES ||
+			len != 8 + (uint64_t)n * (8 + STREAM_PAGE_SIZE))) {
+		snprintf(why, whylen, "%u pages do not fit length %u", n, len);
+		return -EBADMSG;
+	}
+	if (rc == 0)
+		rc = grow_body(r, 8 + (size_t)n * 8);
+	if (rc == 0) {
+		memcpy(r->body, head, sizeof(head));
+		rc = read_all(r, r->body + 8, (size_t)n * 8, &eof);
+	}
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		uint64_t pfn;
+
+		memcpy(&pfn, r->body + 8 + (size_t)i * 8, 8);
+		if (pfn >= r->sink_pages) {
+			snprintf(why, whylen, "pfn %llu beyond the %llu pages "
+				 "of guest RAM", (unsigned long long)pfn,
+				 (unsigned long long)r->sink_pages);
+			return -EBADMSG;
+		}
+		iov[i].iov_base = r->sink + pfn * STREAM_PAGE_SIZE;
+		iov[i].iov_len = STREAM_PAGE_SIZE;
+	}
+	if (rc < 0)
+		return rc;
+	*crc = crc32c(*crc, r->body, 8 + (size_t)n * 8);
+	/* In batches, each CRC'd while the kernel's copy left it in cache. */
+	for (uint32_t i = 0; i < n; i += SINK_BATCH) {
+		uint32_t k = n - i < SINK_BATCH ? n - i : SINK_BATCH;
+
+		rc = readv_all(r, iov + i, (int)k);
+		if (rc < 0)
+			return rc;
+		for (uint32_t j = i; j < i + k; j++) {
+			uint64_t pfn;
+
+			memcpy(&pfn, r->body + 8 + (size_t)j * 8, 8);
+			*crc = crc32c(*crc, r->sink + pfn * STREAM_PAGE_SIZE,
+				      STREAM_PAGE_SIZE);
+		}
+	}
+	r->body_len = 8 + n * 8;
+	return 0;
+}
+
+/* Any other body: into r->body, padding included. */
+static int read_body(struct stream_reader *r, uint32_t len, uint32_t *crc,
+		char *why, size_t whylen)
+{
+	size_t pad = (8 - len % 8) % 8, total = len + pad;
+	bool eof;
+	int rc = grow_body(r, total);
+
+	if (rc == 0)
+		rc = read_all(r, r->body, total, &eof);
+	if (rc < 0)
+		return rc;
+	*crc = crc32c(*crc, r->body, total);
+	for (size_t i = len; i < total; i++) {
+		if (r->body[i]) {
+			snprintf(why, whylen, "non-zero padding");
+			return -EBADMSG;
+		}
+	}
+	r->body_len = len;
+	return 0;
+}
+
 int stream_read(struct stream_reader *r, uint32_t *type, const uint8_t **body,
 		uint32_t *len)
 {
 	uint32_t hdr[2], trailer[2], crc;
 	uint64_t at = r->offset;
-	size_t pad, total;
+	char why[160] = "";
 	bool eof;
 	int rc;
 
@@ -241,44 +419,27 @@ int stream_read(struct stream_reader *r, uint32_t *type, const uint8_t **body,
 			 (unsigned long long)at, hdr[1], STREAM_MAX_RECORD);
 		return -EPROTO;
 	}
-	pad = (8 - hdr[1] % 8) % 8;
-	total = hdr[1] + pad;
-	if (total > r->cap) {
-		uint8_t *nb = realloc(r->body, total ? total : 8);
-
-		if (!nb)
-			return -ENOMEM;
-		r->body = nb;
-		r->cap = total;
-	}
-	rc = read_all(r, r->body, total, &eof);
+	crc = crc32c(0, hdr, sizeof(hdr));
+	rc = hdr[0] == REC_PAGE_DATA && r->sink ?
+	     read_pages_to_sink(r, hdr[1], &crc, why, sizeof(why)) :
+	     read_body(r, hdr[1], &crc, why, sizeof(why));
 	if (rc == 0)
 		rc = read_all(r, trailer, sizeof(trailer), &eof);
+	if (rc == 0 && (crc != trailer[0] || trailer[1] != 0)) {
+		rc = -EBADMSG;
+		snprintf(why, sizeof(why), "CRC mismatch (corrupt)");
+	}
 	if (rc < 0) {
 		r->truncated = rc == -EPIPE;
 		snprintf(r->err, sizeof(r->err), "%s record at offset %llu: %s",
 			 stream_rec_name(hdr[0]), (unsigned long long)at,
-			 rc == -EPIPE ? "truncated" : strerror(-rc));
-		return rc == -EPIPE ? -EPROTO : rc;
-	}
-	crc = crc32c(crc32c(0, hdr, sizeof(hdr)), r->body, total);
-	if (crc != trailer[0] || trailer[1] != 0) {
-		snprintf(r->err, sizeof(r->err), "%s record at offset %llu: "
-			 "CRC mismatch (corrupt)", stream_rec_name(hdr[0]),
-			 (unsigned long long)at);
-		return -EPROTO;
-	}
-	for (size_t i = hdr[1]; i < total; i++) {
-		if (r->body[i]) {
-			snprintf(r->err, sizeof(r->err), "%s record at offset "
-				 "%llu: non-zero padding",
-				 stream_rec_name(hdr[0]), (unsigned long long)at);
-			return -EPROTO;
-		}
+			 rc == -EPIPE ? "truncated" : why[0] ? why :
+			 strerror(-rc));
+		return rc == -EPIPE || rc == -EBADMSG ? -EPROTO : rc;
 	}
 	r->records++;
 	*type = hdr[0];
 	*body = r->body;
-	*len = hdr[1];
+	*len = r->body_len;
 	return 0;
 }

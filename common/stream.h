@@ -75,6 +75,9 @@ struct stream_reader {
 	bool truncated;		/* the last error was the stream ending */
 	uint8_t *body;		/* the current record's body */
 	size_t cap;
+	uint32_t body_len;
+	uint8_t *sink;		/* where PAGE_DATA pages go, or NULL */
+	uint64_t sink_pages;
 	char err[256];
 };
 
@@ -85,5 +88,12 @@ int stream_read_header(struct stream_reader *r);
 /* Reads the next record; its body stays valid until the next call. */
 int stream_read(struct stream_reader *r, uint32_t *type, const uint8_t **body,
 		uint32_t *len);
+/* From now on (base NULL: no longer) PAGE_DATA pages are read straight
+ * to base + pfn * 4096, saving a copy of every page; such a record's
+ * body is then its count, flags and pfns only (8 + 8 * count bytes).  A
+ * pfn at or past npages is malformed.  After an error the sink may hold
+ * part of a rejected record. */
+void stream_reader_set_page_sink(struct stream_reader *r, uint8_t *base,
+		uint64_t npages);
 
 #endif

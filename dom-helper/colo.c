@@ -301,6 +301,7 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 		dirty_abort(&h->vm);	/* resend these next time */
 		return rc;
 	}
+	c->st.last_xfer_us = util_mono_us() - t1;
 	dirty_commit(&h->vm);
 	kill_point(c, PH_RECEIVED, seq);
 	rc = expect(c, r, fd, COLO_MESSAGE_VMSTATE_LOADED, NULL);
@@ -429,53 +430,42 @@ out:
 
 /* ---- secondary ---- */
 
+/* What has arrived of the checkpoint in progress.  Its pages go straight
+ * into the RAM cache (the stream reader's page sink), marked in got: the
+ * cache only ever flows into the SVM at CHECKPOINT_END, and a checkpoint
+ * that breaks off ends COLO, so a half-written cache is never used and
+ * needs no staging copy. */
 struct staged {
-	uint64_t *pfns;
-	uint8_t *pages;
-	size_t n, cap;
+	uint64_t *got;			/* pfn bitmap, cleared per checkpoint */
+	size_t n;
 	struct tlv_buf vmst, dev;
 	struct tlv_buf vcpu[VM_MAX_VCPUS];
 	int nvcpu;
 };
 
-static int stage_pages(struct staged *st, struct vm *vm, const uint8_t *body,
-		uint32_t len)
+/* A PAGE_DATA body as the page sink leaves it: count, flags, pfns (each
+ * checked against guest RAM by the reader). */
+static int note_pages(struct staged *st, const uint8_t *body, uint32_t len)
 {
 	uint32_t n;
 
 	if (len < 8)
 		return -EPROTO;
 	memcpy(&n, body, 4);
-	if (n == 0 || n > STREAM_MAX_PAGES ||
-	    len != 8 + (uint64_t)n * (8 + 4096))
+	if (len != 8 + (uint64_t)n * 8)
 		return -EPROTO;
-	if (st->n + n > st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 4096;
-
-		while (cap < st->n + n)
-			cap *= 2;
-		st->pfns = realloc(st->pfns, cap * sizeof(uint64_t));
-		st->pages = realloc(st->pages, cap * 4096);
-		if (!st->pfns || !st->pages)
-			return -ENOMEM;
-		st->cap = cap;
-	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t pfn;
 
 		memcpy(&pfn, body + 8 + (size_t)i * 8, 8);
-		if (pfn >= vm->mem.npages)
-			return -EPROTO;
-		st->pfns[st->n + i] = pfn;
+		st->got[pfn / 64] |= 1ull << (pfn % 64);
 	}
-	memcpy(st->pages + st->n * 4096, body + 8 + (size_t)n * 8,
-	       (size_t)n * 4096);
 	st->n += n;
 	return 0;
 }
 
-/* The staged checkpoint becomes the SVM: cache first, then every page
- * that either side dirtied since the last checkpoint, then the state. */
+/* The checkpoint becomes the SVM: every page that either side dirtied
+ * since the last checkpoint comes from the cache, then the state. */
 static int apply(struct helper *h, struct staged *st, uint64_t *bm,
 		char *why, size_t whylen)
 {
@@ -483,11 +473,7 @@ static int apply(struct helper *h, struct staged *st, uint64_t *bm,
 	uint8_t *cache = h->colo.cache;
 	int rc;
 
-	memset(bm, 0, vm->mem.bitmap_words * sizeof(uint64_t));
-	for (size_t i = 0; i < st->n; i++) {
-		memcpy(cache + st->pfns[i] * 4096, st->pages + i * 4096, 4096);
-		bm[st->pfns[i] / 64] |= 1ull << (st->pfns[i] % 64);
-	}
+	memcpy(bm, st->got, vm->mem.bitmap_words * sizeof(uint64_t));
 	rc = dirty_harvest(vm, bm);	/* the SVM's own writes */
 	if (rc < 0) {
 		snprintf(why, whylen, "SVM dirty log: %s", strerror(-rc));
@@ -560,7 +546,8 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 	memset(&st, 0, sizeof(st));
 	stream_writer_init(&w, fd);
 	c->cache = malloc(h->vm.mem.size);
-	rc = bm && c->cache ? 0 : -ENOMEM;
+	st.got = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
+	rc = bm && c->cache && st.got ? 0 : -ENOMEM;
 	if (rc == 0) {
 		memcpy(c->cache, h->vm.mem.base, h->vm.mem.size);
 		rc = dirty_enable(&h->vm, true);
@@ -574,6 +561,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		rc = send_msg(&w, COLO_MESSAGE_CHECKPOINT_READY, 0);
 	if (rc < 0)
 		goto out;
+	stream_reader_set_page_sink(r, c->cache, h->vm.mem.npages);
 	c->active = true;
 	c->last_rx_us = util_mono_us();
 	vm_resume(&h->vm, VM_PAUSE_MIGRATE);	/* the stream is in */
@@ -618,6 +606,8 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 				c->last_trigger = REQ_TRIGGER(v);
 				rc = send_msg(&w, COLO_MESSAGE_CHECKPOINT_REPLY, 0);
 			} else if (msg == COLO_MESSAGE_VMSTATE_SEND) {
+				memset(st.got, 0, h->vm.mem.bitmap_words *
+				       sizeof(uint64_t));
 				st.n = 0;
 				st.nvcpu = 0;
 				tlv_buf_reset(&st.vmst);
@@ -630,8 +620,10 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		} else if (!in_ckpt) {
 			rc = -EPROTO;
 		} else if (type == REC_PAGE_DATA) {
-			rc = stage_pages(&st, &h->vm, body, len);
-			bytes += len;
+			size_t before = st.n;
+
+			rc = note_pages(&st, body, len);
+			bytes += len + (st.n - before) * STREAM_PAGE_SIZE;
 		} else if (type == REC_VM_STATE) {
 			rc = tlv_put_raw(&st.vmst, body, len);
 		} else if (type == REC_VCPU_STATE && st.nvcpu < h->vm.nr_vcpus) {
@@ -673,14 +665,14 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		}
 	}
 out:
+	stream_reader_set_page_sink(r, NULL, 0);
 	c->active = false;
 	dirty_enable(&h->vm, false);
 	vm_resume(&h->vm, VM_PAUSE_MIGRATE);
 	secondary_exit(c, &h->vm, standby, why[0] ? why : r->err[0] ? r->err :
 		       strerror(-rc));
 	free(bm);
-	free(st.pfns);
-	free(st.pages);
+	free(st.got);
 	tlv_buf_fini(&st.vmst);
 	tlv_buf_fini(&st.dev);
 	for (int i = 0; i < VM_MAX_VCPUS; i++)

@@ -30,6 +30,7 @@ struct vm;
 struct colo_stats {
 	_Atomic uint64_t checkpoints;
 	_Atomic uint64_t last_pause_us, last_dirty, last_bytes, last_us;
+	_Atomic uint64_t last_xfer_us;	/* first page sent to all received */
 	uint64_t pause_ring[COLO_STATS_RING];	/* for mean and p99 */
 	_Atomic uint64_t total_pause_us;
 };

@@ -388,6 +388,7 @@ int qmp_helper_query_colo(void *opaque, struct colo_helper_status *ret,
 	ret->last_dirty_pages = (int64_t)c->st.last_dirty;
 	ret->last_bytes = (int64_t)c->st.last_bytes;
 	ret->last_duration_us = (int64_t)c->st.last_us;
+	ret->last_transfer_us = (int64_t)c->st.last_xfer_us;
 	ret->last_trigger = xstrdup(colo_trigger_name(c->last_trigger));
 	ret->idle_ms = c->last_rx_us ?
 		       (int64_t)((util_mono_us() - c->last_rx_us) / 1000) : -1;

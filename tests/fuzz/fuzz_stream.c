@@ -30,13 +30,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = memfd_create("fuzz", MFD_CLOEXEC);
 	if (write(fd, data, size) != (ssize_t)size)
 		abort();
-	lseek(fd, 0, SEEK_SET);
-	stream_reader_init(&r, fd);
-	rc = stream_read_header(&r);
-	while (rc == 0 && stream_read(&r, &type, &body, &len) == 0)
-		if (type == 0 || type >= REC__MAX || len > STREAM_MAX_RECORD)
-			abort();
-	stream_reader_fini(&r);
+	/* Read twice: into a buffer, then with pages sunk into guest RAM
+	 * as a COLO secondary reads them. */
+	for (int sink = 0; sink < 2; sink++) {
+		lseek(fd, 0, SEEK_SET);
+		stream_reader_init(&r, fd);
+		if (sink)
+			stream_reader_set_page_sink(&r, vm.mem.base,
+						    vm.mem.size / 4096);
+		rc = stream_read_header(&r);
+		while (rc == 0 && stream_read(&r, &type, &body, &len) == 0)
+			if (type == 0 || type >= REC__MAX ||
+			    len > STREAM_MAX_RECORD ||
+			    (sink && type == REC_PAGE_DATA &&
+			     len != 8 + 8 * (uint64_t)*(const uint32_t *)body))
+				abort();
+		stream_reader_fini(&r);
+	}
 	close(fd);
 	/* 2. As a kernel image. */
 	boot_parse_elf(&vm, data, size, &img, err, sizeof(err));

@@ -3,8 +3,8 @@
 # dirty-page guest "web" started on A and put into COLO with B (colo_up;
 # sourcing does it unless COLO_PAIR_MANUAL is set).  Sets A, B, G, CA
 # and CB (the console logs).  Source from the test script.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/netns.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not usable"
 need_netns
 need_cmd sqlite3
