@@ -325,15 +325,14 @@ static int recv_reply(struct ctl_client *c, const char *want_id,
 	}
 }
 
-int ctl_client_call(struct ctl_client *c, const char *name, json_t *args,
-		json_t **ret, struct colo_error *err)
+int ctl_client_send(struct ctl_client *c, const char *name, json_t *args,
+		char id[CTL_ID_MAX])
 {
-	char id[64], *text = NULL;
-	json_t *req, *reply = NULL, *e;
-	int rc;
+	char *text;
+	json_t *req;
+	int rc = 0;
 
-	*ret = NULL;
-	snprintf(id, sizeof(id), "colo-xl-%d-%lu", (int)getpid(), ++c->seq);
+	snprintf(id, CTL_ID_MAX, "colo-%d-%lu", (int)getpid(), ++c->seq);
 	req = json_pack("{s:s,s:s}", "execute", name, "id", id);
 	if (!req) {
 		json_decref(args);
@@ -348,23 +347,30 @@ int ctl_client_call(struct ctl_client *c, const char *name, json_t *args,
 	if (c->dry_run || c->trace)
 		fprintf(c->dry_run ? stdout : stderr, "%s%s\n",
 			c->dry_run ? "" : "-> ", text);
-	if (c->dry_run) {
+	if (c->dry_run)
 		rc = -ECANCELED;
-		goto out;
-	}
-	if (zmq_send(c->sock, text, strlen(text), 0) < 0) {
+	else if (zmq_send(c->sock, text, strlen(text), 0) < 0)
 		rc = -errno;
-		goto out;
-	}
+	free(text);
+	return rc;
+}
+
+int ctl_client_finish(struct ctl_client *c, const char *name, const char *id,
+		json_t **ret, struct colo_error *err)
+{
+	json_t *reply = NULL, *e;
+	int rc;
+
+	*ret = NULL;
 	rc = recv_reply(c, id, &reply);
 	if (rc == -ETIMEDOUT) {
 		colo_error_set(err, ERROR_CLASS_TIMEOUT,
 			       "no reply to %s from %s within %d ms", name,
 			       c->endpoint, c->timeout_ms);
-		goto out;
+		return rc;
 	}
 	if (rc < 0)
-		goto out;
+		return rc;
 	if (c->trace) {
 		char *t = json_dumps(reply, JSON_COMPACT);
 
@@ -380,18 +386,24 @@ int ctl_client_call(struct ctl_client *c, const char *name, json_t *args,
 		colo_error_set(err, k < 0 ? ERROR_CLASS_GENERIC_ERROR :
 			       (enum error_class)k, "%s", desc ? desc : "error");
 		rc = -EREMOTEIO;
-		goto out;
-	}
-	*ret = json_incref(json_object_get(reply, "return"));
-	if (!*ret) {
+	} else if (!(*ret = json_incref(json_object_get(reply, "return")))) {
 		colo_error_set(err, ERROR_CLASS_INVALID_REQUEST,
 			       "reply to %s has neither return nor error", name);
 		rc = -EPROTO;
 	}
-out:
 	json_decref(reply);
-	free(text);
 	return rc;
+}
+
+int ctl_client_call(struct ctl_client *c, const char *name, json_t *args,
+		json_t **ret, struct colo_error *err)
+{
+	char id[CTL_ID_MAX];
+	int rc;
+
+	*ret = NULL;
+	rc = ctl_client_send(c, name, args, id);
+	return rc < 0 ? rc : ctl_client_finish(c, name, id, ret, err);
 }
 
 void *ctl_subscribe(void *zctx, const char *endpoint, int timeout_ms,

@@ -86,6 +86,13 @@ void ctl_client_close(struct ctl_client *c);
 int ctl_client_call(struct ctl_client *c, const char *name, json_t *args,
 		json_t **ret, struct colo_error *err);
 
+/* The two halves of ctl_client_call, for asking several servers at once:
+ * send to each, then finish each.  id receives the request's id. */
+#define CTL_ID_MAX	64
+int ctl_client_send(struct ctl_client *c, const char *name, json_t *args,
+		char id[CTL_ID_MAX]);
+int ctl_client_finish(struct ctl_client *c, const char *name, const char *id,
+		json_t **ret, struct colo_error *err);
 /* Opens a SUB socket on an event endpoint and waits (up to timeout_ms)
  * for the welcome message, so later events are not missed. */
 void *ctl_subscribe(void *zctx, const char *endpoint, int timeout_ms,

@@ -30,6 +30,7 @@ int colo_init(struct colo *c)
 	c->interval_ms = 2000;
 	pthread_mutex_init(&c->hold_lock, NULL);
 	colo_records_init(&c->rec);
+	colo_phases_init(&c->phases);
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return c->wake_fd < 0 ? -errno : 0;
 }
@@ -41,6 +42,7 @@ void colo_fini(struct colo *c)
 	c->wake_fd = -1;
 	free(c->cache);
 	c->cache = NULL;
+	colo_phases_fini(&c->phases);
 }
 
 void colo_request(struct colo *c, bool hold)
@@ -101,7 +103,7 @@ static int expect(struct colo *c, struct stream_reader *r, int fd,
  * COLO_TEST_KILL_FILE (colo-dom-helper(8)): a file holding "PHASE SEQ"
  * makes the primary SIGKILL itself at PHASE of checkpoint SEQ, so tests
  * cover every phase, not just where a random kill happens to land. */
-enum colo_phase {
+enum kill_phase {
 	PH_NONE, PH_REQUEST, PH_PAUSED, PH_SNAPSHOT, PH_SEND, PH_SENT,
 	PH_RECEIVED, PH_LOADED,
 };
@@ -133,13 +135,39 @@ static void read_kill_knob(struct colo *c)
 			 name, seq);
 }
 
-static void kill_point(struct colo *c, enum colo_phase p, uint64_t seq)
+static void kill_point(struct colo *c, enum kill_phase p, uint64_t seq)
 {
 	if (c->kill_phase != (int)p || seq != c->kill_seq)
 		return;
 	log_warn("test: SIGKILL at %s of checkpoint %llu", phase_names[p],
 		 (unsigned long long)seq);
 	raise(SIGKILL);
+}
+
+/* Tells the phase listeners where this side's transaction is. */
+static int tell_phase(struct helper *h, enum colo_phase phase, uint64_t seq,
+		bool takeover, char *why, size_t whylen)
+{
+	struct qmp_colo_phase_args a = {
+		.domain = h->cfg.name, .phase = phase, .seq = (int64_t)seq,
+		.mode = h->colo.primary ? COLO_MODE_PRIMARY : COLO_MODE_SECONDARY,
+		.has_takeover = phase == COLO_PHASE_EXIT, .takeover = takeover,
+	};
+
+	return colo_phases_notify(&h->colo.phases, &a, why, whylen);
+}
+
+/* COLO is over on this side.  A secondary taking over says so before
+ * the SVM runs alone: blkrep must have made the SVM's view the disk and
+ * netproxy gone to passthrough first.  A listener's failure can change
+ * nothing any more, so it is only logged. */
+static void notify_exit(struct helper *h, uint64_t done, bool takeover)
+{
+	char why[256];
+
+	if (tell_phase(h, COLO_PHASE_EXIT, done, takeover, why,
+		       sizeof(why)) < 0)
+		log_warn("COLO exit: %s", why);
 }
 
 static void record_pause(struct colo *c, uint64_t us)
@@ -263,7 +291,7 @@ static int send_snapshot(struct snapshot *s, struct helper *h,
 /* One checkpoint transaction, primary side.  Returns 0 or -errno. */
 static int checkpoint(struct helper *h, struct snapshot *s,
 		struct stream_writer *w, struct stream_reader *r, int fd,
-		uint64_t seq, uint64_t *bm, bool hold)
+		uint64_t seq, uint64_t *bm, bool hold, char *why, size_t whylen)
 {
 	struct colo *c = &h->colo;
 	uint64_t t0, t1, before = w->bytes, wall_ms = util_now_us() / 1000;
@@ -281,6 +309,13 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 	t0 = util_mono_us();
 	vm_pause(&h->vm, VM_PAUSE_COLO);
 	kill_point(c, PH_PAUSED, seq);
+	/* The epoch boundary: netproxy and blkrep mark it while the PVM
+	 * cannot cross it. */
+	rc = tell_phase(h, COLO_PHASE_PAUSED, seq, false, why, whylen);
+	if (rc < 0) {
+		vm_resume(&h->vm, VM_PAUSE_COLO);
+		return rc;
+	}
 	memset(bm, 0, h->vm.mem.bitmap_words * sizeof(uint64_t));
 	rc = dirty_harvest(&h->vm, bm);
 	if (rc == 0)
@@ -304,7 +339,9 @@ static int checkpoint(struct helper *h, struct snapshot *s,
 	c->st.last_xfer_us = util_mono_us() - t1;
 	dirty_commit(&h->vm);
 	kill_point(c, PH_RECEIVED, seq);
-	rc = expect(c, r, fd, COLO_MESSAGE_VMSTATE_LOADED, NULL);
+	rc = tell_phase(h, COLO_PHASE_COMMITTED, seq, false, why, whylen);
+	if (rc == 0)
+		rc = expect(c, r, fd, COLO_MESSAGE_VMSTATE_LOADED, NULL);
 	if (rc == 0)
 		kill_point(c, PH_LOADED, seq);
 	record_pause(c, t1 - t0);
@@ -324,7 +361,8 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	struct stream_reader r;
 	struct snapshot s;
 	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
-	uint64_t next, next_hb, hb_seq = 0;
+	uint64_t next, next_hb, hb_seq = 0, done = 0;
+	char why[256] = "";
 	bool hold;
 	int rc;
 
@@ -394,24 +432,27 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 		c->request = false;
 		hold = c->hold;
 		c->hold = false;
-		rc = checkpoint(h, &s, w, &r, fd, ++c->seq, bm, hold);
+		rc = checkpoint(h, &s, w, &r, fd, ++c->seq, bm, hold, why,
+				sizeof(why));
 		if (rc < 0)
 			break;
+		done = c->seq;
 		next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
 	}
 	if (rc < 0 && !c->failover) {
 		snprintf(c->error, sizeof(c->error), "checkpoint %llu: %.250s",
-			 (unsigned long long)c->seq, r.err[0] ? r.err :
-			 strerror(-rc));
+			 (unsigned long long)c->seq, why[0] ? why : r.err[0] ?
+			 r.err : strerror(-rc));
 		c->exit_reason = COLO_EXIT_REASON_ERROR;
 		log_error("COLO: %s; the primary carries on alone", c->error);
 	} else {
 		c->exit_reason = COLO_EXIT_REASON_REQUEST;
-		/* Tell the secondary we live on, so it does not take over
-		 * too: it stands by instead. */
-		if (stream_write(w, REC_END, NULL, 0) < 0)
-			log_debug("COLO: END not delivered: %s", strerror(errno));
 	}
+	/* Tell the secondary we live on, so it does not take over too: it
+	 * stands by instead.  (After a stream error it is gone anyway.) */
+	if (stream_write(w, REC_END, NULL, 0) < 0)
+		log_debug("COLO: END not delivered: %s", strerror(errno));
+	notify_exit(h, done, true);
 out:
 	/* Alone from now on: no checkpoints, no dirty log, running. */
 	c->active = false;
@@ -539,7 +580,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 	struct staged st;
 	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
 	bool in_ckpt = false, hold = false, standby = false;
-	uint64_t seq = 0, t_pause = 0, wall_ms = 0, bytes = 0;
+	uint64_t seq = 0, done = 0, t_pause = 0, wall_ms = 0, bytes = 0;
 	char why[256] = "";
 	int rc;
 
@@ -639,6 +680,11 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 			rc = send_msg(&w, COLO_MESSAGE_VMSTATE_RECEIVED, 0);
 			if (rc == 0)
 				rc = apply(h, &st, bm, why, sizeof(why));
+			/* Partners out of step cannot back a takeover: stand
+			 * by (as for a corrupt stream). */
+			if (rc == 0 && tell_phase(h, COLO_PHASE_LOADED, seq,
+						  false, why, sizeof(why)) < 0)
+				rc = -EPROTO;
 			if (rc == 0 && hold)
 				hold_vm(c, &h->vm);
 			if (rc == 0)
@@ -651,6 +697,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 					   bytes + st.vmst.len + st.dev.len,
 					   now - t_apply, false);
 				rc = send_msg(&w, COLO_MESSAGE_VMSTATE_LOADED, 0);
+				done = seq;
 			}
 		} else {
 			rc = -EPROTO;
@@ -669,8 +716,11 @@ out:
 	c->active = false;
 	dirty_enable(&h->vm, false);
 	vm_resume(&h->vm, VM_PAUSE_MIGRATE);
-	secondary_exit(c, &h->vm, standby, why[0] ? why : r->err[0] ? r->err :
-		       strerror(-rc));
+	if (!why[0])
+		snprintf(why, sizeof(why), "%s", r->err[0] ? r->err :
+			 strerror(-rc));
+	notify_exit(h, done, c->failover || !standby);
+	secondary_exit(c, &h->vm, standby, why);
 	free(bm);
 	free(st.got);
 	tlv_buf_fini(&st.vmst);

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "colo_phase.h"
 #include "colo_records.h"
 #include "stream.h"
 
@@ -58,6 +59,7 @@ struct colo {
 	uint8_t *cache;			/* secondary: PVM RAM at the last ckpt */
 	struct colo_stats st;
 	struct colo_records rec;
+	struct colo_phases phases;	/* netproxy, blkrep */
 	int kill_phase;			/* test knob: enum colo_phase, or 0 */
 	uint64_t kill_seq;
 	char error[320];

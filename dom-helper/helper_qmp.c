@@ -394,7 +394,31 @@ int qmp_helper_query_colo(void *opaque, struct colo_helper_status *ret,
 		       (int64_t)((util_mono_us() - c->last_rx_us) / 1000) : -1;
 	ret->error = xstrdup(c->error);
 	ret->standby = c->standby;
+	ret->phase_listeners = colo_phases_list(&c->phases,
+						&ret->phase_listeners_count);
 	return 0;
+}
+
+int qmp_helper_colo_phase_attach(void *opaque,
+		const struct qmp_helper_colo_phase_attach_args *a,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+
+	int64_t t = a->has_timeout ? a->timeout : PHASE_DEFAULT_TIMEOUT_MS;
+
+	/* Out of int range counts as out of range, not as its low bits. */
+	return colo_phases_attach(&h->colo.phases, a->endpoint,
+				  t < 0 || t > 60000 ? -1 : (int)t, err);
+}
+
+int qmp_helper_colo_phase_detach(void *opaque,
+		const struct qmp_helper_colo_phase_detach_args *a,
+		struct colo_error *err)
+{
+	struct helper *h = opaque;
+
+	return colo_phases_detach(&h->colo.phases, a->endpoint, err);
 }
 
 int qmp_helper_query_checkpoints(void *opaque,

@@ -100,12 +100,20 @@ def render(schema, date, version):
          '.Pa schema/colo.json ,',
          'the single source of truth for the protocol.',
          '.Sh COMMANDS']
-    for server, title in (('colod', None), ('helper', 'HELPER COMMANDS')):
+    intro = {
+        'helper': ['colod sends these to a domain\'s colo-dom-helper over its',
+                   'control socket; they are not for users.'],
+        'phase': ['A domain\'s colo-dom-helper sends these to the listeners',
+                  'attached with',
+                  '.Cm helper-colo-phase-attach',
+                  '(netproxy, blkrep): each is a request on the listener\'s',
+                  'own control socket, answered like any other.'],
+    }
+    for server, title in (('colod', None), ('helper', 'HELPER COMMANDS'),
+                          ('phase', 'PHASE NOTIFICATIONS')):
         if title:
             o.append('.Sh %s' % title)
-            o.append('colod sends these to a domain\'s colo-dom-helper '
-                     'over its')
-            o.append('control socket; they are not for users.')
+            o += intro[server]
         o += _commands(ents, server)
     o.append('.Sh EVENTS')
     for e in ents:

@@ -56,7 +56,7 @@ class Entity:
         self.server = 'colod'
 
 
-SERVERS = ('colod', 'helper')
+SERVERS = ('colod', 'helper', 'phase')
 
 
 class _Lexer:
