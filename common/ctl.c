@@ -206,7 +206,60 @@ static const char *ipc_path(const char *endpoint)
 	return strncmp(endpoint, "ipc://", 6) == 0 ? endpoint + 6 : NULL;
 }
 
+static bool z85_key_ok(const char *z)
+{
+	uint8_t bin[32];
+
+	return z && strlen(z) == 40 && zmq_z85_decode(bin, z) != NULL;
+}
+
+int ctl_curve_init(struct ctl_curve *k, const char *secret,
+		const char *peer_public, char *err, size_t errlen)
+{
+	memset(k, 0, sizeof(*k));
+	if (!zmq_has("curve")) {
+		snprintf(err, errlen, "this libzmq has no CURVE support");
+		return -ENOTSUP;
+	}
+	if (!z85_key_ok(secret) || !z85_key_ok(peer_public)) {
+		snprintf(err, errlen, "%s is not a Z85 CURVE key (40 "
+			 "characters, as colo-xl keygen prints)",
+			 z85_key_ok(secret) ? "the peer's public key" :
+			 "the secret key");
+		return -EINVAL;
+	}
+	memcpy(k->secret_key, secret, 41);
+	memcpy(k->peer_key, peer_public, 41);
+	if (zmq_curve_public(k->public_key, k->secret_key) < 0) {
+		snprintf(err, errlen, "cannot derive the public key: %s",
+			 zmq_strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ctl_curve_apply(void *sock, const struct ctl_curve *k, bool server)
+{
+	int one = 1;
+
+	if (server)
+		return zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one,
+				      sizeof(one)) < 0 ||
+		       zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->secret_key,
+				      40) < 0 ? -errno : 0;
+	return zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, k->peer_key, 40) < 0 ||
+	       zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, k->public_key, 40) < 0 ||
+	       zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, k->secret_key, 40) < 0 ?
+	       -errno : 0;
+}
+
 void *ctl_bind(void *zctx, int type, const char *endpoint, int *err)
+{
+	return ctl_bind_curve(zctx, type, endpoint, NULL, err);
+}
+
+void *ctl_bind_curve(void *zctx, int type, const char *endpoint,
+		const struct ctl_curve *k, int *err)
 {
 	void *s = zmq_socket(zctx, type);
 	int linger = 0;
@@ -215,6 +268,10 @@ void *ctl_bind(void *zctx, int type, const char *endpoint, int *err)
 
 	if (!s) {
 		*err = -errno;
+		return NULL;
+	}
+	if (k && (*err = ctl_curve_apply(s, k, true)) < 0) {
+		zmq_close(s);
 		return NULL;
 	}
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
@@ -255,6 +312,12 @@ int ctl_probe_ipc(const char *endpoint)
 int ctl_client_open(struct ctl_client *c, const char *endpoint,
 		int timeout_ms)
 {
+	return ctl_client_open_curve(c, endpoint, timeout_ms, NULL);
+}
+
+int ctl_client_open_curve(struct ctl_client *c, const char *endpoint,
+		int timeout_ms, const struct ctl_curve *k)
+{
 	int linger = 0, one = 1, rc;
 
 	memset(c, 0, sizeof(*c));
@@ -276,6 +339,8 @@ int ctl_client_open(struct ctl_client *c, const char *endpoint,
 	 * a late reply to the old request is discarded by id. */
 	zmq_setsockopt(c->sock, ZMQ_REQ_RELAXED, &one, sizeof(one));
 	zmq_setsockopt(c->sock, ZMQ_REQ_CORRELATE, &one, sizeof(one));
+	if (k && (rc = ctl_curve_apply(c->sock, k, false)) < 0)
+		return rc;
 	if (zmq_connect(c->sock, endpoint) < 0)
 		return -errno;
 	return 0;

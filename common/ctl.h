@@ -55,6 +55,24 @@ json_t *ctl_event_new(const char *name, json_t *data);
 /* Publishes an event as two frames: the name (the topic), then the JSON. */
 int ctl_publish(void *pub, json_t *event);
 
+/* CURVE encryption and authentication of a TCP control link (the colod
+ * peer link, colod.conf(5)).  Keys are Z85 text, 40 characters. */
+struct ctl_curve {
+	char public_key[41];	/* ours, derived from the secret */
+	char secret_key[41];
+	char peer_key[41];	/* the one peer allowed, and the server we
+				 * connect to */
+};
+/* Fills k from a secret key and the peer's public key; -EINVAL with err
+ * naming the bad key. */
+int ctl_curve_init(struct ctl_curve *k, const char *secret,
+		const char *peer_public, char *err, size_t errlen);
+/* Makes sock a CURVE server (call before bind) or a client of the peer
+ * (before connect). */
+int ctl_curve_apply(void *sock, const struct ctl_curve *k, bool server);
+/* ctl_bind with CURVE when k is not NULL. */
+void *ctl_bind_curve(void *zctx, int type, const char *endpoint,
+		const struct ctl_curve *k, int *err);
 /* Opens a socket of type, applies the options every control socket uses,
  * and binds it.  For ipc:// endpoints a stale socket file is removed
  * first; the caller holds the lock that makes that safe. */
@@ -76,6 +94,9 @@ struct ctl_client {
  * or -ENOENT means no daemon is there. */
 int ctl_client_open(struct ctl_client *c, const char *endpoint,
 		int timeout_ms);
+/* ctl_client_open with CURVE when k is not NULL. */
+int ctl_client_open_curve(struct ctl_client *c, const char *endpoint,
+		int timeout_ms, const struct ctl_curve *k);
 void ctl_client_close(struct ctl_client *c);
 
 /* Sends one request and waits for the reply with the same id.  args is

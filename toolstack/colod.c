@@ -15,6 +15,7 @@
 #include "colod.h"
 #include "ctl.h"
 #include "params.h"
+#include "peer_auth.h"
 #include "util.h"
 
 /* ---- start-up ---- */
@@ -71,9 +72,17 @@ static int open_sockets(struct colod *d)
 			 COLOD_EVENT_SOCKET);
 		d->pub = ctl_bind(d->zctx, ZMQ_XPUB, ep, &err);
 	}
+	if (d->ctl && d->pub && d->cfg.peer_listen && d->cfg.curve &&
+	    !(d->zap = peer_auth_open(d->zctx, &err))) {
+		umask(old);
+		fprintf(stderr, "colod: cannot start CURVE authentication: "
+			"%s\n", zmq_strerror(-err));
+		return -1;
+	}
 	if (d->ctl && d->pub && d->cfg.peer_listen) {
 		snprintf(ep, sizeof(ep), "tcp://%s", d->cfg.peer_listen);
-		d->peer = ctl_bind(d->zctx, ZMQ_ROUTER, ep, &err);
+		d->peer = ctl_bind_curve(d->zctx, ZMQ_ROUTER, ep, d->cfg.curve ?
+					 &d->cfg.curve_keys : NULL, &err);
 		if (!d->peer) {
 			umask(old);
 			fprintf(stderr, "colod: cannot listen for peers on %s: "
@@ -147,6 +156,8 @@ static void colod_stop(struct colod *d)
 	domains_fini(d);
 	if (d->peer)
 		zmq_close(d->peer);
+	if (d->zap)
+		zmq_close(d->zap);
 	if (d->ctl)
 		zmq_close(d->ctl);
 	if (d->pub)
@@ -238,15 +249,16 @@ static void handle_signal(struct colod *d)
 static void colod_loop(struct colod *d)
 {
 	while (!d->quit) {
-		zmq_pollitem_t pi[4 + 2 * DOMAINS_MAX] = {
+		zmq_pollitem_t pi[5 + 2 * DOMAINS_MAX] = {
 			{ d->ctl, 0, ZMQ_POLLIN, 0 },
 			{ d->pub, 0, ZMQ_POLLIN, 0 },
 			{ NULL, d->sigfd, ZMQ_POLLIN, 0 },
 			{ d->peer, -1, d->peer ? ZMQ_POLLIN : 0, 0 },
+			{ d->zap, -1, d->zap ? ZMQ_POLLIN : 0, 0 },
 		};
-		int nd = domains_pollitems(d, pi + 4, 2 * DOMAINS_MAX);
+		int nd = domains_pollitems(d, pi + 5, 2 * DOMAINS_MAX);
 
-		if (zmq_poll(pi, 4 + nd, hb_poll_ms(d)) < 0) {
+		if (zmq_poll(pi, 5 + nd, hb_poll_ms(d)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("zmq_poll: %s", zmq_strerror(errno));
@@ -257,7 +269,9 @@ static void colod_loop(struct colod *d)
 		if (pi[1].revents & ZMQ_POLLIN)
 			drain_subscriptions(d);
 		/* Helper events first: a request may remove a domain. */
-		domains_handle(d, pi + 4, nd);
+		domains_handle(d, pi + 5, nd);
+		if (d->zap && (pi[4].revents & ZMQ_POLLIN))
+			peer_auth_handle(d->zap, &d->cfg.curve_keys);
 		if (pi[0].revents & ZMQ_POLLIN)
 			handle_request(d, d->ctl);
 		if (d->peer && (pi[3].revents & ZMQ_POLLIN))

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include "colo-qapi-events.h"
 #include "colo-qapi-types.h"
+#include "ctl.h"
 #include "domains.h"
 #include "heartbeat.h"
 #include "log.h"
@@ -30,6 +31,8 @@ struct colod_config {
 	char *log_path;
 	bool foreground;
 	char *peer_listen;		/* HOST:PORT for peer colods, or NULL */
+	bool curve;			/* the peer link is CURVE-secured */
+	struct ctl_curve curve_keys;
 	struct parameters params;	/* defaults + colod.conf */
 };
 
@@ -40,6 +43,7 @@ struct colod {
 	void *ctl;		/* ROUTER: requests from colo-xl */
 	void *pub;		/* XPUB: events */
 	void *peer;		/* ROUTER on TCP: requests from peer colods */
+	void *zap;		/* REP: CURVE authentication of peers */
 	int sigfd;
 	int state_lock_fd;
 	int run_lock_fd;

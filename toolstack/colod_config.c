@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "colod.h"
 #include "conf.h"
@@ -13,7 +14,8 @@
 #include "util.h"
 
 static const char *const daemon_keys[] = {
-	"state_dir", "run_dir", "log_level", "log_target", "peer_listen", NULL,
+	"state_dir", "run_dir", "log_level", "log_target", "peer_listen",
+	"curve_secret_key", "curve_peer_public_key", NULL,
 };
 
 static void usage(FILE *f)
@@ -52,6 +54,7 @@ void colod_config_fini(struct colod_config *cfg)
 	free(cfg->run_dir);
 	free(cfg->log_path);
 	free(cfg->peer_listen);
+	explicit_bzero(&cfg->curve_keys, sizeof(cfg->curve_keys));
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -92,6 +95,40 @@ static int set_log_target(struct colod_config *cfg, const char *v)
 	cfg->log_target_set = true;
 	free(cfg->log_path);
 	cfg->log_path = path ? strdup(path) : NULL;
+	return 0;
+}
+
+/* curve_secret_key and curve_peer_public_key come together.  A file
+ * that holds a secret must be private to its owner, as ssh asks of keys. */
+static int apply_curve(struct colod_config *cfg, struct conf *c,
+		const char *path, char *err, size_t errlen)
+{
+	int ls = 0, lp = 0;
+	const char *sec = conf_get(c, "curve_secret_key", &ls);
+	const char *pub = conf_get(c, "curve_peer_public_key", &lp);
+	struct stat st;
+	char why[160];
+
+	if (!sec && !pub)
+		return 0;
+	if (!sec || !pub) {
+		snprintf(err, errlen, "%s:%d: curve_secret_key and "
+			 "curve_peer_public_key must be set together", path,
+			 sec ? ls : lp);
+		return -EINVAL;
+	}
+	if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+		snprintf(err, errlen, "%s holds curve_secret_key but others "
+			 "may read it (mode %04o); chmod 600 it", path,
+			 (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (ctl_curve_init(&cfg->curve_keys, sec, pub, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s:%d: %s", path,
+			 strstr(why, "peer") ? lp : ls, why);
+		return -EINVAL;
+	}
+	cfg->curve = true;
 	return 0;
 }
 
@@ -139,6 +176,9 @@ static int apply_conf(struct colod_config *cfg, const char *path,
 	}
 	if ((v = conf_get(&c, "peer_listen", &line)))
 		set_str(&cfg->peer_listen, v);
+	rc = apply_curve(cfg, &c, path, err, sizeof(err));
+	if (rc < 0)
+		goto fail;
 	if ((v = conf_get(&c, "log_target", &line)) &&
 	    set_log_target(cfg, v) < 0) {
 		snprintf(err, sizeof(err), "%s:%d: log_target must be stderr, "

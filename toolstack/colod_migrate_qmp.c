@@ -178,7 +178,8 @@ static int prepare_peer(struct colod *d, const char *host, int port,
 	int rc;
 
 	snprintf(ep, sizeof(ep), "tcp://%s:%d", host, port);
-	rc = ctl_client_open(&c, ep, PEER_TIMEOUT_MS);
+	rc = ctl_client_open_curve(&c, ep, PEER_TIMEOUT_MS, d->cfg.curve ?
+				   &d->cfg.curve_keys : NULL);
 	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
 			       "cannot reach the peer colod at %s", ep);
@@ -188,6 +189,17 @@ static int prepare_peer(struct colod *d, const char *host, int port,
 	hello.host = u.nodename;
 	hello.protocol = COLO_PROTOCOL_VERSION;
 	rc = qmpc_x_peer_hello(&c, &hello, &pi, err);
+	/* A CURVE handshake that fails is silence to us: say what it may
+	 * be. */
+	if (rc == -ETIMEDOUT) {
+		err->set = false;	/* replace the bare timeout */
+		colo_error_set(err, ERROR_CLASS_TIMEOUT, "no answer from the "
+			       "peer colod at %s within %d ms (%s)", ep,
+			       PEER_TIMEOUT_MS, d->cfg.curve ?
+			       "is it up, with curve_peer_public_key set to "
+			       "our public key?" : "is it up, and without "
+			       "CURVE keys?");
+	}
 	if (rc < 0)
 		goto out;
 	if (mine && pi.tsc_khz &&

@@ -42,6 +42,8 @@ static struct hb_peer *peer_get(struct colod *d, const char *uri,
 		return NULL;
 	zmq_setsockopt(free_slot->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(free_slot->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	if (d->cfg.curve)
+		ctl_curve_apply(free_slot->sock, &d->cfg.curve_keys, false);
 	zmq_connect(free_slot->sock, ep);
 	snprintf(free_slot->uri, sizeof(free_slot->uri), "%s", uri);
 	/* A new peer gets a full timeout of grace. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zmq.h>
 #include "colo-qapi-client.h"
 #include "colo-qapi-events.h"
 #include "colod.h"
@@ -625,6 +626,32 @@ static const struct xl_cmd colo_commands[] = {
 	{ NULL, NULL, NULL, NULL, NULL, false, NULL },
 };
 
+/* A CURVE key pair for the peer link; local, colod is not asked. */
+static int cmd_keygen(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
+		char **argv)
+{
+	char pub[41], sec[41];
+
+	if (operands(cmd, argc, argv, 0) < 0)
+		return XL_USAGE;
+	if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) < 0) {
+		fprintf(stderr, "colo-xl: keygen: this libzmq cannot make "
+			"CURVE keys\n");
+		return XL_FAIL;
+	}
+	if (x->json) {
+		xl_print_json(json_pack("{s:s,s:s}", "public-key", pub,
+					"secret-key", sec));
+	} else {
+		printf("# For colod.conf on this host (keep the file mode 600):\n"
+		       "curve_secret_key = %s\n"
+		       "# For colod.conf on the peer host:\n"
+		       "curve_peer_public_key = %s\n", sec, pub);
+	}
+	explicit_bzero(sec, sizeof(sec));
+	return XL_OK;
+}
+
 const struct xl_cmd xl_commands[] = {
 	{ "help", cmd_help, "[COMMAND [SUBCOMMAND]]",
 	  "Show the list of commands, or the help of one command.",
@@ -693,6 +720,13 @@ const struct xl_cmd xl_commands[] = {
 	  "Start failover for a domain (QMP x-colo-lost-heartbeat).",
 	  "On a primary, the primary carries on alone; on a secondary, the\n"
 	  "secondary takes over.  Fails when DOM is not in COLO mode.\n",
+	  false, NULL },
+	{ "keygen", cmd_keygen, "",
+	  "Make a CURVE key pair for the peer link between colods.",
+	  "Prints the secret key as the curve_secret_key line of this host's\n"
+	  "colod.conf and the public key as the curve_peer_public_key line\n"
+	  "of the peer's.  Run it on both hosts.  This command does not\n"
+	  "contact colod.\n",
 	  false, NULL },
 	{ "params", cmd_params, "[KEY=VALUE...]",
 	  "Show or change the host's COLO parameters.",

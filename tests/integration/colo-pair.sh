@@ -28,8 +28,10 @@ for h in a b; do
 	ns=$([ $h = a ] && echo "$A" || echo "$B")
 	ip=$([ $h = a ] && echo 198.51.100.1 || echo 198.51.100.2)
 	mkdir -p "$TMP/$h"
+	# COLO_PAIR_CONF: a directory with a.conf and b.conf for the colods.
 	ip netns exec "$ns" "$COLOD" --state-dir "$TMP/$h/state" --run-dir "$TMP/$h/run" \
-		--log "file:$TMP/$h/colod.log" --peer-listen "$ip:7788" || fail "colod $h"
+		--log "file:$TMP/$h/colod.log" --peer-listen "$ip:7788" \
+		${COLO_PAIR_CONF:+--config "$COLO_PAIR_CONF/$h.conf"} || fail "colod $h"
 done
 expect_rc 0 xl a params checkpoint-interval=200
 cat >"$TMP/web.xml" <<XML
