@@ -427,8 +427,10 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 				util_sleep_ms(10);
 			continue;
 		}
-		c->last_trigger = c->request ? COLO_TRIGGER_MANUAL :
-				  COLO_TRIGGER_TIMER;
+		c->last_trigger = !c->request ? COLO_TRIGGER_TIMER :
+				  c->mismatch ? COLO_TRIGGER_MISMATCH :
+				  COLO_TRIGGER_MANUAL;
+		c->mismatch = false;
 		c->request = false;
 		hold = c->hold;
 		c->hold = false;

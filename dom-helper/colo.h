@@ -42,6 +42,7 @@ struct colo {
 	_Atomic int interval_ms;
 	_Atomic bool request;		/* a checkpoint is wanted now */
 	_Atomic bool hold;		/* debug: stay paused after the next */
+	_Atomic bool mismatch;		/* ...asked for by netproxy */
 	_Atomic bool held;		/* ...and no checkpoints until cont */
 	pthread_mutex_t hold_lock;	/* held and the user pause together */
 	_Atomic int last_trigger;	/* enum colo_trigger */

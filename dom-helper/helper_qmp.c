@@ -318,6 +318,8 @@ int qmp_helper_colo_checkpoint(void *opaque,
 			       "this helper is not a running COLO primary");
 		return -EINVAL;
 	}
+	if (a->has_mismatch && a->mismatch)
+		h->colo.mismatch = true;	/* before the wake-up */
 	colo_request(&h->colo, a->has_hold && a->hold);
 	return 0;
 }

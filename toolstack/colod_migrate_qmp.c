@@ -343,7 +343,7 @@ int qmp_colo_checkpoint(void *opaque, const struct qmp_colo_checkpoint_args *a,
 		struct colo_error *err)
 {
 	struct dom_link *l = domains_get(opaque, a->domain, err);
-	struct qmp_helper_colo_checkpoint_args hc = { false, false };
+	struct qmp_helper_colo_checkpoint_args hc = { .has_hold = false };
 
 	return l ? qmpc_helper_colo_checkpoint(&l->ctl, &hc, err) : -ENOENT;
 }

@@ -69,6 +69,16 @@ echo "   $n checkpoints; primary listener heard $np, secondary listener $ns"
 grep -q '^paused 1 primary - web$' "$TMP/lp.phases" || fail "$(head -2 "$TMP/lp.phases")"
 grep -q '^loaded 1 secondary - web$' "$TMP/ls.phases" || fail "$(head -2 "$TMP/ls.phases")"
 
+step "netproxy's request API: a checkpoint asked for on a mismatch is recorded so"
+c0=$(colo a-p | field checkpoints)
+call a-p '{"execute":"helper-colo-checkpoint","arguments":{"mismatch":true}}' | grep -q return ||
+	fail "request refused"
+wait_for 10 bash -c "$CTL_RAW ipc://$TMP/a-p.ctl '{\"execute\":\"helper-query-colo\"}' | grep -q '\"last-trigger\":\"mismatch\"'" ||
+	fail "not recorded as mismatch: $(colo a-p)"
+wait_for 5 bash -c "$CTL_RAW ipc://$TMP/a-p.ctl '{\"execute\":\"helper-query-checkpoints\",\"arguments\":{\"since\":$c0}}' |
+	grep -q '\"trigger\":\"mismatch\"'" || fail "no mismatch record"
+wait_for 5 bash -c "[ \$(grep -c '^loaded' $TMP/ls.phases) -gt $c0 ]" || fail "not loaded"
+
 step "the primary waits for every listener"
 listen slow delay:paused:150
 listen slow2 delay:paused:150
