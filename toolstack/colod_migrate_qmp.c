@@ -192,13 +192,14 @@ static int prepare_peer(struct colod *d, const char *host, int port,
 	/* A CURVE handshake that fails is silence to us: say what it may
 	 * be. */
 	if (rc == -ETIMEDOUT) {
-		err->set = false;	/* replace the bare timeout */
-		colo_error_set(err, ERROR_CLASS_TIMEOUT, "no answer from the "
-			       "peer colod at %s within %d ms (%s)", ep,
-			       PEER_TIMEOUT_MS, d->cfg.curve ?
-			       "is it up, with curve_peer_public_key set to "
-			       "our public key?" : "is it up, and without "
-			       "CURVE keys?");
+		char bare[sizeof(err->desc)];
+
+		snprintf(bare, sizeof(bare), "%s", err->desc);
+		err->set = false;	/* the bare timeout, with a hint */
+		colo_error_set(err, ERROR_CLASS_TIMEOUT, "%.300s: is the peer "
+			       "colod up%s?", bare, d->cfg.curve ?
+			       ", with curve_peer_public_key set to our "
+			       "public key" : ", and without CURVE keys");
 	}
 	if (rc < 0)
 		goto out;

@@ -68,7 +68,7 @@ ip netns exec "$A" "$COLOD" --state-dir "$TMP/c/state" --run-dir "$TMP/c/run" \
 sed 's/<name>web</<name>intruder</' "$TMP/web.xml" >"$TMP/intruder.xml"
 expect_rc 0 xl c create "$TMP/intruder.xml"
 expect_rc 1 xl c migrate intruder 198.51.100.2
-contains "$ERR" "with curve_peer_public_key set to our public key?"
+contains "$ERR" "no reply to x-peer-hello from tcp://198.51.100.2:7788 within 5000 ms: is the peer colod up, with curve_peer_public_key set to our public key?"
 wait_for 5 grep -q "peer link: refused" "$TMP/b/colod.log" || fail "B did not log the refusal"
 xl b list | grep -q '^intruder' && fail "the intruder reached B"
 xl c destroy intruder >/dev/null
