@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "crc32c.h"
 #include "stream.h"
+#include "util.h"
 
 static const char *const rec_names[] = {
 	[REC_DOMAIN_CONFIG] = "DOMAIN_CONFIG", [REC_PAGE_DATA] = "PAGE_DATA",
@@ -27,30 +28,6 @@ void stream_writer_init(struct stream_writer *w, int fd)
 {
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
-}
-
-/* writev until everything is out; iov is consumed. */
-static int write_all(int fd, struct iovec *iov, int n)
-{
-	while (n > 0) {
-		ssize_t done = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
-
-		if (done < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		while (n > 0 && (size_t)done >= iov->iov_len) {
-			done -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + done;
-			iov->iov_len -= (size_t)done;
-		}
-	}
-	return 0;
 }
 
 int stream_write_header(struct stream_writer *w)
@@ -91,7 +68,7 @@ int stream_write_header_flags(struct stream_writer *w, uint32_t flags)
 	int rc;
 
 	memcpy(h.magic, STREAM_MAGIC, 8);
-	rc = write_all(w->fd, &iov, 1);
+	rc = util_writev_all(w->fd, &iov, 1);
 	if (rc == 0)
 		w->bytes += sizeof(h);
 	return rc;
@@ -112,7 +89,7 @@ struct pending {
 
 static int pending_flush(struct stream_writer *w, struct pending *p)
 {
-	int rc = p->n ? write_all(w->fd, p->iov, p->n) : 0;
+	int rc = p->n ? util_writev_all(w->fd, p->iov, p->n) : 0;
 
 	p->n = 0;
 	p->bytes = 0;

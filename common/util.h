@@ -33,4 +33,8 @@ int util_lock_pidfile(const char *path, int *fd, pid_t *holder);
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 					      noreturn));
 
+/* writev until every byte is out (iov is consumed); 0 or -errno. */
+struct iovec;
+int util_writev_all(int fd, struct iovec *iov, int n);
+
 #endif

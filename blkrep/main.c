@@ -1,0 +1,258 @@
+/* colo-blkrep: serves a disk image over NBD.  This release is the NBD
+ * server and the raw image; replication, the secondary's overlays,
+ * quorum and resync build on it (colo-blkrep(8)). */
+#include "config.h"
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "image.h"
+#include "log.h"
+#include "nbd_server.h"
+#include "util.h"
+
+#define DEFAULT_MAX_CLIENTS 16
+
+struct server {
+	struct image img;
+	struct nbd_export exp;
+	int lfd;
+	char *unix_path;
+	int max_clients;
+	atomic_int clients;
+	uint64_t accepted;
+};
+
+struct client {
+	struct server *s;
+	int fd;
+	char peer[64];
+};
+
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: colo-blkrep --image FILE (--unix PATH | --listen HOST:PORT)\n"
+		"                   [--export NAME] [--read-only] [--max-clients N]\n"
+		"                   [--log TARGET] [--log-level LEVEL]\n"
+		"Serves a raw disk image over NBD (colo-blkrep(8)).\n");
+}
+
+static void *client_thread(void *arg)
+{
+	struct client *c = arg;
+	struct nbd_conn_stats st;
+	char why[256];
+	int rc = nbd_serve(c->fd, c->fd, &c->s->exp, &st, why, sizeof(why));
+
+	if (rc == -EPROTO)
+		log_warn("client %s: %s; disconnected", c->peer, why);
+	else if (rc < 0 && st.requests)
+		log_info("client %s went away without NBD_CMD_DISC", c->peer);
+	log_debug("client %s: %llu requests, %llu errors, %llu bytes read, "
+		  "%llu written", c->peer, (unsigned long long)st.requests,
+		  (unsigned long long)st.errors,
+		  (unsigned long long)st.bytes_read,
+		  (unsigned long long)st.bytes_written);
+	close(c->fd);
+	atomic_fetch_sub(&c->s->clients, 1);
+	free(c);
+	return NULL;
+}
+
+static int listen_unix(struct server *s, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "colo-blkrep: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 16) < 0) {
+		fprintf(stderr, "colo-blkrep: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	s->unix_path = xstrdup(path);
+	return fd;
+}
+
+static int listen_tcp(const char *hostport)
+{
+	char host[256], *colon;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE }, *ai;
+	int fd = -1, one = 1, rc;
+
+	snprintf(host, sizeof(host), "%s", hostport);
+	colon = strrchr(host, ':');
+	if (!colon) {
+		fprintf(stderr, "colo-blkrep: --listen wants HOST:PORT\n");
+		return -1;
+	}
+	*colon = 0;
+	rc = getaddrinfo(strcmp(host, "*") ? host : NULL, colon + 1, &hints,
+			 &ai);
+	if (rc) {
+		fprintf(stderr, "colo-blkrep: %s: %s\n", hostport,
+			gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, 16) < 0) {
+		fprintf(stderr, "colo-blkrep: %s: %s\n", hostport,
+			strerror(errno));
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void accept_one(struct server *s)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	struct client *c;
+	pthread_t t;
+	int fd = accept4(s->lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (atomic_load(&s->clients) >= s->max_clients) {
+		log_warn("refusing a client: already %d", s->max_clients);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->s = s;
+	c->fd = fd;
+	s->accepted++;
+	if (sa.ss_family == AF_UNIX ||
+	    getnameinfo((struct sockaddr *)&sa, len, c->peer, sizeof(c->peer),
+			NULL, 0, NI_NUMERICHOST))
+		snprintf(c->peer, sizeof(c->peer), "#%llu",
+			 (unsigned long long)s->accepted);
+	atomic_fetch_add(&s->clients, 1);
+	if (pthread_create(&t, NULL, client_thread, c)) {
+		atomic_fetch_sub(&s->clients, 1);
+		close(fd);
+		free(c);
+		return;
+	}
+	pthread_detach(t);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "unix", required_argument, NULL, 'u' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "export", required_argument, NULL, 'e' },
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "max-clients", required_argument, NULL, 'm' },
+		{ "log", required_argument, NULL, 'L' },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct server s = { .max_clients = DEFAULT_MAX_CLIENTS, .lfd = -1 };
+	const char *image = NULL, *unix_path = NULL, *tcp = NULL;
+	const char *target = "stderr", *level = "info", *lpath = NULL;
+	enum log_target lt;
+	bool ro = false;
+	char err[512];
+	long long v;
+	int c, lvl;
+
+	s.exp.name = "";
+	while ((c = getopt_long(argc, argv, "i:u:l:e:rm:L:v:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': image = optarg; break;
+		case 'u': unix_path = optarg; break;
+		case 'l': tcp = optarg; break;
+		case 'e': s.exp.name = optarg; break;
+		case 'r': ro = true; break;
+		case 'm':
+			if (util_parse_ll(optarg, 1, 1024, &v) < 0) {
+				fprintf(stderr, "colo-blkrep: --max-clients "
+					"must be 1 to 1024\n");
+				return 2;
+			}
+			s.max_clients = (int)v;
+			break;
+		case 'L': target = optarg; break;
+		case 'v': level = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || !image || !unix_path == !tcp) {
+		usage(stderr);
+		return 2;
+	}
+	lvl = log_level_parse(level);
+	if (lvl < 0 || log_target_parse(target, &lt, &lpath) < 0) {
+		fprintf(stderr, "colo-blkrep: bad --log or --log-level\n");
+		return 2;
+	}
+	log_init("colo-blkrep", lt, lpath, (enum log_level)lvl);
+	if (image_open(&s.img, image, ro, err, sizeof(err)) < 0) {
+		fprintf(stderr, "colo-blkrep: %s\n", err);
+		return 1;
+	}
+	s.exp.img = &s.img;
+	s.lfd = unix_path ? listen_unix(&s, unix_path) : listen_tcp(tcp);
+	if (s.lfd < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	log_info("serving %s (%llu bytes%s) on %s", image,
+		 (unsigned long long)s.img.size, ro ? ", read-only" : "",
+		 unix_path ? unix_path : tcp);
+	while (!quit) {
+		struct pollfd pf = { s.lfd, POLLIN, 0 };
+
+		if (poll(&pf, 1, 200) > 0)
+			accept_one(&s);
+	}
+	log_info("stopping");
+	close(s.lfd);
+	if (s.unix_path)
+		unlink(s.unix_path);
+	free(s.unix_path);
+	image_flush(&s.img);
+	return 0;
+}
