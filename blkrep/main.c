@@ -19,6 +19,7 @@
 #include "image.h"
 #include "log.h"
 #include "nbd_server.h"
+#include "replica.h"
 #include "util.h"
 
 #define DEFAULT_MAX_CLIENTS 16
@@ -52,6 +53,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: colo-blkrep --image FILE (--unix PATH | --listen HOST:PORT)\n"
 		"                   [--export NAME] [--read-only] [--max-clients N]\n"
+		"                   [--replicate NBD-URI [--dirty-map FILE]]\n"
 		"                   [--log TARGET] [--log-level LEVEL]\n"
 		"Serves a raw disk image over NBD (colo-blkrep(8)).\n");
 }
@@ -181,6 +183,8 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "export", required_argument, NULL, 'e' },
 		{ "read-only", no_argument, NULL, 'r' },
+		{ "replicate", required_argument, NULL, 'R' },
+		{ "dirty-map", required_argument, NULL, 'D' },
 		{ "max-clients", required_argument, NULL, 'm' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "log-level", required_argument, NULL, 'v' },
@@ -189,6 +193,9 @@ int main(int argc, char **argv)
 	};
 	struct server s = { .max_clients = DEFAULT_MAX_CLIENTS, .lfd = -1 };
 	const char *image = NULL, *unix_path = NULL, *tcp = NULL;
+	const char *replicate = NULL, *dirty = NULL;
+	char dirty_default[4200];
+	struct replica rep;
 	const char *target = "stderr", *level = "info", *lpath = NULL;
 	enum log_target lt;
 	bool ro = false;
@@ -197,13 +204,16 @@ int main(int argc, char **argv)
 	int c, lvl;
 
 	s.exp.name = "";
-	while ((c = getopt_long(argc, argv, "i:u:l:e:rm:L:v:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:m:L:v:h", opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
 		case 'u': unix_path = optarg; break;
 		case 'l': tcp = optarg; break;
 		case 'e': s.exp.name = optarg; break;
 		case 'r': ro = true; break;
+		case 'R': replicate = optarg; break;
+		case 'D': dirty = optarg; break;
 		case 'm':
 			if (util_parse_ll(optarg, 1, 1024, &v) < 0) {
 				fprintf(stderr, "colo-blkrep: --max-clients "
@@ -233,6 +243,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	s.exp.img = &s.img;
+	if (replicate && ro) {
+		fprintf(stderr, "colo-blkrep: --replicate needs a writable "
+			"image\n");
+		return 2;
+	}
+	if (replicate) {
+		snprintf(dirty_default, sizeof(dirty_default), "%s.dirty",
+			 image);
+		if (replica_open(&rep, replicate, s.img.size,
+				 dirty ? dirty : dirty_default, err,
+				 sizeof(err)) < 0) {
+			fprintf(stderr, "colo-blkrep: %s\n", err);
+			return 1;
+		}
+		s.exp.rep = &rep;
+	}
 	s.lfd = unix_path ? listen_unix(&s, unix_path) : listen_tcp(tcp);
 	if (s.lfd < 0)
 		return 1;
@@ -254,5 +280,12 @@ int main(int argc, char **argv)
 		unlink(s.unix_path);
 	free(s.unix_path);
 	image_flush(&s.img);
+	if (s.exp.rep) {
+		if (replica_degraded(&rep))
+			log_warn("degraded: %llu blocks of %u KiB to resync",
+				 (unsigned long long)dirtymap_count(&rep.dirty),
+				 DIRTY_BLOCK >> 10);
+		replica_close(&rep);
+	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "nbd_proto.h"
 #include "nbd_server.h"
+#include "replica.h"
 #include "util.h"
 
 struct conn {
@@ -280,6 +281,7 @@ static int errno_to_nbd(int rc)
 static int execute(struct conn *c, const struct nbd_request *r)
 {
 	struct image *img = c->e->img;
+	struct replica *rep = c->e->rep;
 	bool fua = r->flags & NBD_CMD_FLAG_FUA;
 	int rc = 0;
 
@@ -290,7 +292,7 @@ static int execute(struct conn *c, const struct nbd_request *r)
 		return reply(c, r, NBD_ENOMEM, NULL, 0);
 	}
 	switch (r->type) {
-	case NBD_CMD_READ:
+	case NBD_CMD_READ:	/* reads are served locally */
 		rc = image_read(img, c->buf, r->length, r->offset);
 		if (rc == 0)
 			c->st->bytes_read += r->length;
@@ -300,20 +302,29 @@ static int execute(struct conn *c, const struct nbd_request *r)
 		if (get(c, c->buf, r->length) < 0)
 			return -EPIPE;
 		rc = image_write(img, c->buf, r->length, r->offset, fua);
+		if (rc == 0 && rep)
+			rc = replica_write(rep, c->buf, r->length, r->offset,
+					   fua);
 		if (rc == 0)
 			c->st->bytes_written += r->length;
 		break;
 	case NBD_CMD_FLUSH:
 		rc = image_flush(img);
+		if (rc == 0 && rep)
+			rc = replica_flush(rep);
 		break;
 	case NBD_CMD_TRIM:
 		rc = image_trim(img, r->length, r->offset);
 		if (rc == 0 && fua)
 			rc = image_flush(img);
+		if (rc == 0 && rep)
+			rc = replica_trim(rep, r->length, r->offset);
 		break;
 	case NBD_CMD_WRITE_ZEROES:
 		rc = image_zero(img, r->length, r->offset,
 				r->flags & NBD_CMD_FLAG_NO_HOLE, fua);
+		if (rc == 0 && rep)
+			rc = replica_zero(rep, r->length, r->offset, fua);
 		break;
 	case NBD_CMD_CACHE:
 		break;	/* the page cache does this on its own */

@@ -7,9 +7,12 @@
 #include <stdint.h>
 #include "image.h"
 
+struct replica;
+
 struct nbd_export {
 	const char *name;	/* "" matches too: the default export */
 	struct image *img;
+	struct replica *rep;	/* primary mode: the secondary, or NULL */
 };
 
 struct nbd_conn_stats {

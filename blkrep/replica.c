@@ -1,0 +1,121 @@
+/* Writes mirrored to the secondary blkrep over NBD. */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "log.h"
+#include "replica.h"
+
+int replica_open(struct replica *r, const char *uri, uint64_t size,
+		const char *dirty_path, char *err, size_t errlen)
+{
+	int64_t their;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+	snprintf(r->uri, sizeof(r->uri), "%s", uri);
+	rc = dirtymap_open(&r->dirty, dirty_path, size, err, errlen);
+	if (rc < 0)
+		return rc;
+	r->h = nbd_create();
+	if (!r->h || nbd_connect_uri(r->h, uri) < 0) {
+		snprintf(err, errlen, "secondary %s: %s", uri, nbd_get_error());
+		return -EIO;
+	}
+	their = nbd_get_size(r->h);
+	if (their != (int64_t)size) {
+		snprintf(err, errlen, "secondary %s has %lld bytes, this image "
+			 "%llu: they must match", uri, (long long)their,
+			 (unsigned long long)size);
+		return -EINVAL;
+	}
+	if (dirtymap_count(&r->dirty))
+		log_warn("the secondary missed %llu blocks before this start "
+			 "(%s); they need a resync",
+			 (unsigned long long)dirtymap_count(&r->dirty), uri);
+	return 0;
+}
+
+void replica_close(struct replica *r)
+{
+	if (r->h) {
+		nbd_shutdown(r->h, 0);
+		nbd_close(r->h);
+	}
+	r->h = NULL;
+	dirtymap_close(&r->dirty);
+}
+
+bool replica_degraded(struct replica *r)
+{
+	bool d;
+
+	pthread_mutex_lock(&r->lock);
+	d = r->h == NULL;
+	pthread_mutex_unlock(&r->lock);
+	return d;
+}
+
+/* Called with the lock held after a failed command. */
+static void degrade(struct replica *r, const char *what)
+{
+	log_warn("secondary %s failed (%s: %s): going on alone, degraded; "
+		 "the blocks it misses are tracked for a resync", r->uri,
+		 what, nbd_get_error());
+	nbd_close(r->h);
+	r->h = NULL;
+}
+
+enum op { OP_WRITE, OP_ZERO, OP_TRIM, OP_FLUSH };
+
+static int mirror(struct replica *r, enum op op, const void *buf,
+		uint64_t len, uint64_t off, bool fua)
+{
+	uint32_t fl = fua ? LIBNBD_CMD_FLAG_FUA : 0;
+	int rc = -1;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->h) {
+		switch (op) {
+		case OP_WRITE:
+			rc = nbd_pwrite(r->h, buf, (size_t)len, off, fl);
+			break;
+		case OP_ZERO:
+			rc = nbd_zero(r->h, len, off, fl);
+			break;
+		case OP_TRIM:
+			rc = nbd_trim(r->h, len, off, 0);
+			break;
+		case OP_FLUSH:
+			rc = nbd_flush(r->h, 0);
+			break;
+		}
+		if (rc < 0)
+			degrade(r, op == OP_FLUSH ? "flush" : "write");
+	}
+	pthread_mutex_unlock(&r->lock);
+	/* Not on the secondary: on record for the resync instead. */
+	return rc < 0 && op != OP_FLUSH ? dirtymap_mark(&r->dirty, off, len) : 0;
+}
+
+int replica_write(struct replica *r, const void *buf, size_t len,
+		uint64_t off, bool fua)
+{
+	return mirror(r, OP_WRITE, buf, len, off, fua);
+}
+
+int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua)
+{
+	return mirror(r, OP_ZERO, NULL, len, off, fua);
+}
+
+int replica_trim(struct replica *r, uint64_t len, uint64_t off)
+{
+	return mirror(r, OP_TRIM, NULL, len, off, false);
+}
+
+int replica_flush(struct replica *r)
+{
+	return mirror(r, OP_FLUSH, NULL, 0, 0, false);
+}

@@ -1,0 +1,34 @@
+/* The primary's copy of every write on the secondary, through libnbd.
+ * While the secondary is reachable a write is acknowledged only once both
+ * sides have it (and with FUA or a flush, once both made it durable).
+ * When the secondary fails the primary goes on alone, degraded, and the
+ * dirty map records every block the secondary misses from then on. */
+#ifndef COLO_BLKREP_REPLICA_H
+#define COLO_BLKREP_REPLICA_H
+
+#include <libnbd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include "dirtymap.h"
+
+struct replica {
+	pthread_mutex_t lock;	/* guards h across client threads */
+	struct nbd_handle *h;	/* NULL once degraded */
+	char uri[512];
+	struct dirtymap dirty;
+};
+
+/* Connects to uri and checks that its export has the same size. */
+int replica_open(struct replica *r, const char *uri, uint64_t size,
+		const char *dirty_path, char *err, size_t errlen);
+void replica_close(struct replica *r);
+bool replica_degraded(struct replica *r);
+/* Each returns 0 once the secondary has the change or the dirty map
+ * records it; -errno only when even the dirty map cannot be written. */
+int replica_write(struct replica *r, const void *buf, size_t len,
+		uint64_t off, bool fua);
+int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua);
+int replica_trim(struct replica *r, uint64_t len, uint64_t off);
+int replica_flush(struct replica *r);
+
+#endif

@@ -1,0 +1,83 @@
+#!/bin/bash
+# colo-blkrep in primary mode (--replicate): every write, zeroing, trim
+# and flush that qemu-io makes on the primary's export reaches the
+# secondary blkrep too, so the two image files end up identical; a
+# secondary of another size is refused; when the secondary is killed the
+# primary goes on alone, degraded, and its dirty map records exactly the
+# 64 KiB blocks written since, durably, across a restart.
+. "$(dirname "$0")/lib.sh"
+need_cmd qemu-img
+need_cmd qemu-io
+BLKREP=$TOP_BUILDDIR/colo-blkrep
+SIZE=$((32 << 20))
+P="nbd+unix:///disk0?socket=$TMP/p.sock"
+S=nbd://127.0.0.1:10811/disk0
+
+# popcount FILE: the bits set in FILE.
+popcount() {
+	od -An -v -tu1 "$1" | tr -s ' ' '\n' | awk 'NF {
+		for (v = $1; v; v = int(v / 2)) n += v % 2 } END { print n + 0 }'
+}
+start_secondary() {
+	"$BLKREP" --image "$TMP/s.img" --listen 127.0.0.1:10811 --export disk0 \
+		--log "file:$TMP/s.log" &
+	SPID=$!
+	CHILD_PIDS+=($SPID)
+	wait_for 5 qemu-img info "$S" || fail "no secondary"
+}
+start_primary() {
+	rm -f "$TMP/p.sock"	# a killed one leaves its socket
+	"$BLKREP" --image "$TMP/p.img" --unix "$TMP/p.sock" --export disk0 \
+		--replicate "$S" --log "file:$TMP/p.log" "$@" &
+	PPID_=$!
+	CHILD_PIDS+=($PPID_)
+	wait_for 5 test -S "$TMP/p.sock" || fail "no primary: $(cat "$TMP/p.log")"
+}
+
+step "a secondary of another size is refused"
+truncate -s $SIZE "$TMP/p.img"
+truncate -s $((SIZE + 4096)) "$TMP/s.img"
+start_secondary
+expect_rc 1 "$BLKREP" --image "$TMP/p.img" --unix "$TMP/p.sock" --replicate "$S"
+contains "$ERR" "has $((SIZE + 4096)) bytes, this image $SIZE: they must match"
+expect_rc 1 "$BLKREP" --image "$TMP/p.img" --unix "$TMP/p.sock" \
+	--replicate nbd://127.0.0.1:1/disk0
+contains "$ERR" "secondary nbd://127.0.0.1:1/disk0"
+kill "$SPID"
+wait "$SPID" 2>/dev/null
+truncate -s $SIZE "$TMP/s.img"
+
+step "every change on the primary reaches the secondary"
+# Old contents on the secondary that the primary's writes must replace.
+qemu-io -f raw -c 'write -P 0xee 0 32M' "$TMP/s.img" >/dev/null
+qemu-io -f raw -c 'write -P 0xee 0 32M' "$TMP/p.img" >/dev/null
+start_secondary
+start_primary
+expect_rc 0 qemu-io -f raw -c 'write -P 0x11 0 1M' -c 'write -P 0x22 -f 3M 64k' \
+	-c 'write -z 4M 256k' -c 'write -z -u 8M 256k' -c 'discard 12M 1M' \
+	-c 'write -P 0x33 31M 1M' -c flush -c 'read -P 0x11 0 1M' "$P"
+expect_rc 0 qemu-img compare -f raw -F raw "$TMP/p.img" "$TMP/s.img"
+contains "$OUT" "Images are identical."
+expect_rc 0 qemu-io -f raw -c 'read -P 0x22 3M 64k' -c 'read -P 0 4M 256k' "$TMP/s.img"
+[ "$(popcount "$TMP/p.img.dirty")" -eq 0 ] || fail "dirty bits while in sync"
+
+step "the secondary dies: the primary goes on, degraded, recording what it misses"
+kill -9 "$SPID"
+wait "$SPID" 2>/dev/null
+# Three distinct 64 KiB blocks (the second write spans two).
+expect_rc 0 qemu-io -f raw -c 'write -P 0x44 1M 4k' -c 'write -P 0x55 2M 96k' \
+	-c 'write -P 0x44 1M 4k' -c flush -c 'read -P 0x55 2M 96k' "$P"
+grep -q "going on alone, degraded" "$TMP/p.log" || fail "$(cat "$TMP/p.log")"
+n=$(popcount "$TMP/p.img.dirty")
+echo "   dirty blocks: $n"
+[ "$n" -eq 3 ] || fail "dirty map holds $n blocks, not 3"
+
+step "the dirty map survives a restart of the primary"
+kill -9 "$PPID_"
+wait "$PPID_" 2>/dev/null
+start_secondary
+start_primary
+grep -q "the secondary missed 3 blocks before this start" "$TMP/p.log" ||
+	fail "$(cat "$TMP/p.log")"
+kill "$PPID_" "$SPID"
+echo ok
