@@ -86,3 +86,27 @@ uint64_t dirtymap_count(struct dirtymap *m)
 	pthread_mutex_unlock(&m->lock);
 	return n;
 }
+
+bool dirtymap_test(struct dirtymap *m, uint64_t block)
+{
+	bool set;
+
+	pthread_mutex_lock(&m->lock);
+	set = block < m->nblocks && (m->bits[block / 8] & (1u << (block % 8)));
+	pthread_mutex_unlock(&m->lock);
+	return set;
+}
+
+void dirtymap_clear(struct dirtymap *m, uint64_t block)
+{
+	pthread_mutex_lock(&m->lock);
+	if (block < m->nblocks)
+		m->bits[block / 8] &= (uint8_t)~(1u << (block % 8));
+	pthread_mutex_unlock(&m->lock);
+}
+
+void dirtymap_sync(struct dirtymap *m)
+{
+	if (m->bits)
+		msync(m->bits, m->bytes ? m->bytes : 1, MS_SYNC);
+}

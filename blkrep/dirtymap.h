@@ -5,6 +5,7 @@
 #define COLO_BLKREP_DIRTYMAP_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,10 @@ void dirtymap_close(struct dirtymap *m);
 /* Marks [off, off + len) and makes the change durable; 0 or -errno. */
 int dirtymap_mark(struct dirtymap *m, uint64_t off, uint64_t len);
 uint64_t dirtymap_count(struct dirtymap *m);
+bool dirtymap_test(struct dirtymap *m, uint64_t block);
+/* Clears one block's bit; made durable lazily (dirtymap_sync), since a
+ * bit that comes back after a crash only costs a copy. */
+void dirtymap_clear(struct dirtymap *m, uint64_t block);
+void dirtymap_sync(struct dirtymap *m);
 
 #endif

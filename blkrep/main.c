@@ -20,6 +20,7 @@
 #include "log.h"
 #include "nbd_server.h"
 #include "replica.h"
+#include "resync.h"
 #include "util.h"
 
 #define DEFAULT_MAX_CLIENTS 16
@@ -40,12 +41,52 @@ struct client {
 	char peer[64];
 };
 
-static volatile sig_atomic_t quit;
+static volatile sig_atomic_t quit, resync_wanted;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	quit = 1;
+	if (sig == SIGUSR1)
+		resync_wanted = 1;
+	else
+		quit = 1;
+}
+
+/* Primary mode's resync runs beside the clients, one at a time. */
+struct resync_job {
+	struct replica *rep;
+	struct image *img;
+	bool full;
+	atomic_bool running;
+};
+
+static void *resync_thread(void *arg)
+{
+	struct resync_job *j = arg;
+
+	resync_run(j->rep, j->img, j->full, &quit);
+	j->full = false;
+	atomic_store(&j->running, false);
+	return NULL;
+}
+
+/* Reconnects the secondary if it was lost, then copies what it missed. */
+static void start_resync(struct resync_job *j)
+{
+	char err[512];
+	pthread_t t;
+
+	if (atomic_load(&j->running))
+		return;
+	if (replica_reconnect(j->rep, j->img->size, err, sizeof(err)) < 0) {
+		log_warn("resync: %s", err);
+		return;
+	}
+	atomic_store(&j->running, true);
+	if (pthread_create(&t, NULL, resync_thread, j)) {
+		atomic_store(&j->running, false);
+		return;
+	}
+	pthread_detach(t);
 }
 
 static void usage(FILE *f)
@@ -53,7 +94,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: colo-blkrep --image FILE (--unix PATH | --listen HOST:PORT)\n"
 		"                   [--export NAME] [--read-only] [--max-clients N]\n"
-		"                   [--replicate NBD-URI [--dirty-map FILE]]\n"
+		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
 		"                   [--log TARGET] [--log-level LEVEL]\n"
 		"Serves a raw disk image over NBD (colo-blkrep(8)).\n");
 }
@@ -185,6 +226,7 @@ int main(int argc, char **argv)
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "replicate", required_argument, NULL, 'R' },
 		{ "dirty-map", required_argument, NULL, 'D' },
+		{ "resync-full", no_argument, NULL, 'F' },
 		{ "max-clients", required_argument, NULL, 'm' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "log-level", required_argument, NULL, 'v' },
@@ -196,6 +238,7 @@ int main(int argc, char **argv)
 	const char *replicate = NULL, *dirty = NULL;
 	char dirty_default[4200];
 	struct replica rep;
+	struct resync_job job = { .full = false };
 	const char *target = "stderr", *level = "info", *lpath = NULL;
 	enum log_target lt;
 	bool ro = false;
@@ -204,7 +247,7 @@ int main(int argc, char **argv)
 	int c, lvl;
 
 	s.exp.name = "";
-	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:m:L:v:h", opts,
+	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:h", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
@@ -214,6 +257,7 @@ int main(int argc, char **argv)
 		case 'r': ro = true; break;
 		case 'R': replicate = optarg; break;
 		case 'D': dirty = optarg; break;
+		case 'F': job.full = true; break;
 		case 'm':
 			if (util_parse_ll(optarg, 1, 1024, &v) < 0) {
 				fprintf(stderr, "colo-blkrep: --max-clients "
@@ -258,6 +302,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		s.exp.rep = &rep;
+		job.rep = &rep;
+		job.img = &s.img;
 	}
 	s.lfd = unix_path ? listen_unix(&s, unix_path) : listen_tcp(tcp);
 	if (s.lfd < 0)
@@ -265,6 +311,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	signal(SIGUSR1, on_signal);
+	/* What the secondary missed before this start, or all of it. */
+	if (job.rep && (job.full || dirtymap_count(&rep.dirty)))
+		resync_wanted = 1;
 	log_info("serving %s (%llu bytes%s) on %s", image,
 		 (unsigned long long)s.img.size, ro ? ", read-only" : "",
 		 unix_path ? unix_path : tcp);
@@ -273,8 +323,14 @@ int main(int argc, char **argv)
 
 		if (poll(&pf, 1, 200) > 0)
 			accept_one(&s);
+		if (resync_wanted && job.rep) {
+			resync_wanted = 0;
+			start_resync(&job);
+		}
 	}
 	log_info("stopping");
+	while (atomic_load(&job.running))	/* it holds the replica */
+		util_sleep_ms(10);
 	close(s.lfd);
 	if (s.unix_path)
 		unlink(s.unix_path);

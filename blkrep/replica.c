@@ -6,30 +6,103 @@
 #include "log.h"
 #include "replica.h"
 
+/* Called with the lock held after a failed command. */
+static void degrade(struct replica *r, const char *what)
+{
+	log_warn("secondary %s failed (%s: %s): going on alone, degraded; "
+		 "the blocks it misses are tracked for a resync", r->uri,
+		 what, nbd_get_error());
+	nbd_close(r->h);
+	r->h = NULL;
+}
+
+/* Connects to r->uri and checks the size; called with the lock held or
+ * before other threads exist. */
+static int connect_secondary(struct replica *r, uint64_t size, char *err,
+		size_t errlen)
+{
+	struct nbd_handle *h = nbd_create();
+	int64_t their;
+
+	if (!h || nbd_connect_uri(h, r->uri) < 0) {
+		snprintf(err, errlen, "secondary %s: %s", r->uri,
+			 nbd_get_error());
+		if (h)
+			nbd_close(h);
+		return -EIO;
+	}
+	their = nbd_get_size(h);
+	if (their != (int64_t)size) {
+		snprintf(err, errlen, "secondary %s has %lld bytes, this image "
+			 "%llu: they must match", r->uri, (long long)their,
+			 (unsigned long long)size);
+		nbd_close(h);
+		return -EINVAL;
+	}
+	r->h = h;
+	return 0;
+}
+
+int replica_reconnect(struct replica *r, uint64_t size, char *err,
+		size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->h)
+		rc = connect_secondary(r, size, err, errlen);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int replica_copy_block(struct replica *r, struct image *img, uint8_t *buf,
+		uint64_t off, size_t len, uint64_t block)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->h)
+		rc = -EIO;
+	if (rc == 0)
+		rc = image_read(img, buf, len, off);
+	if (rc == 0 && nbd_pwrite(r->h, buf, len, off, 0) < 0) {
+		degrade(r, "resync write");
+		rc = -EIO;
+	}
+	if (rc == 0)
+		dirtymap_clear(&r->dirty, block);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int replica_flush_strict(struct replica *r)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->h) {
+		rc = -EIO;
+	} else if (nbd_flush(r->h, 0) < 0) {
+		degrade(r, "flush");
+		rc = -EIO;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
 int replica_open(struct replica *r, const char *uri, uint64_t size,
 		const char *dirty_path, char *err, size_t errlen)
 {
-	int64_t their;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	snprintf(r->uri, sizeof(r->uri), "%s", uri);
 	rc = dirtymap_open(&r->dirty, dirty_path, size, err, errlen);
+	if (rc == 0)
+		rc = connect_secondary(r, size, err, errlen);
 	if (rc < 0)
 		return rc;
-	r->h = nbd_create();
-	if (!r->h || nbd_connect_uri(r->h, uri) < 0) {
-		snprintf(err, errlen, "secondary %s: %s", uri, nbd_get_error());
-		return -EIO;
-	}
-	their = nbd_get_size(r->h);
-	if (their != (int64_t)size) {
-		snprintf(err, errlen, "secondary %s has %lld bytes, this image "
-			 "%llu: they must match", uri, (long long)their,
-			 (unsigned long long)size);
-		return -EINVAL;
-	}
 	if (dirtymap_count(&r->dirty))
 		log_warn("the secondary missed %llu blocks before this start "
 			 "(%s); they need a resync",
@@ -55,16 +128,6 @@ bool replica_degraded(struct replica *r)
 	d = r->h == NULL;
 	pthread_mutex_unlock(&r->lock);
 	return d;
-}
-
-/* Called with the lock held after a failed command. */
-static void degrade(struct replica *r, const char *what)
-{
-	log_warn("secondary %s failed (%s: %s): going on alone, degraded; "
-		 "the blocks it misses are tracked for a resync", r->uri,
-		 what, nbd_get_error());
-	nbd_close(r->h);
-	r->h = NULL;
 }
 
 enum op { OP_WRITE, OP_ZERO, OP_TRIM, OP_FLUSH };

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include "dirtymap.h"
+#include "image.h"
 
 struct replica {
 	pthread_mutex_t lock;	/* guards h across client threads */
@@ -30,5 +31,17 @@ int replica_write(struct replica *r, const void *buf, size_t len,
 int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua);
 int replica_trim(struct replica *r, uint64_t len, uint64_t off);
 int replica_flush(struct replica *r);
+
+/* For resync: reconnects a degraded replica; 0 or -errno (err says). */
+int replica_reconnect(struct replica *r, uint64_t size, char *err,
+		size_t errlen);
+/* Copies one block from img to the secondary and clears its bit, all
+ * under the replica's lock, so a guest write to the block cannot reach
+ * the secondary between our read and our write and be overwritten with
+ * older data.  -EIO when the secondary fails (the bit stays). */
+int replica_copy_block(struct replica *r, struct image *img, uint8_t *buf,
+		uint64_t off, size_t len, uint64_t block);
+/* A flush that reports failure instead of degrading quietly. */
+int replica_flush_strict(struct replica *r);
 
 #endif

@@ -9,7 +9,7 @@
 need_cmd qemu-img
 need_cmd qemu-io
 BLKREP=$TOP_BUILDDIR/colo-blkrep
-SIZE=$((32 << 20))
+SIZE=$((256 << 20))
 P="nbd+unix:///disk0?socket=$TMP/p.sock"
 S=nbd://127.0.0.1:10811/disk0
 
@@ -79,5 +79,38 @@ start_secondary
 start_primary
 grep -q "the secondary missed 3 blocks before this start" "$TMP/p.log" ||
 	fail "$(cat "$TMP/p.log")"
+
+step "an incremental resync copies just those blocks"
+wait_for 10 grep -q "resync done: 3 blocks copied" "$TMP/p.log" || fail "$(cat "$TMP/p.log")"
+expect_rc 0 qemu-img compare -f raw -F raw "$TMP/p.img" "$TMP/s.img"
+[ "$(popcount "$TMP/p.img.dirty")" -eq 0 ] || fail "bits left after the resync"
+
+step "degraded again, then SIGUSR1: reconnect and resync"
+kill -9 "$SPID"
+wait "$SPID" 2>/dev/null
+expect_rc 0 qemu-io -f raw -c 'write -P 0x66 20M 1M' "$P"
+[ "$(popcount "$TMP/p.img.dirty")" -eq 16 ] || fail "$(popcount "$TMP/p.img.dirty") bits, not 16"
+start_secondary
+kill -USR1 "$PPID_"
+wait_for 10 grep -q "resync done: 16 blocks copied" "$TMP/p.log" || fail "$(tail -3 "$TMP/p.log")"
+expect_rc 0 qemu-img compare -f raw -F raw "$TMP/p.img" "$TMP/s.img"
+
+step "a full resync to an empty secondary while the guest keeps writing"
+kill "$PPID_" "$SPID"
+wait "$PPID_" "$SPID" 2>/dev/null
+rm "$TMP/s.img"
+truncate -s $SIZE "$TMP/s.img"
+start_secondary
+d0=$(grep -c "resync done" "$TMP/p.log")
+start_primary --resync-full
+for i in 1 2 3 4 5 6; do
+	qemu-io -f raw -c "write -P 0x7$i $((i * 4))M 2M" -c "write -P 0x8$i $((i * 4 + 1))M 64k" "$P" >/dev/null ||
+		fail "write during the resync"
+done
+wait_for 60 bash -c "[ \$(grep -c 'resync done' $TMP/p.log) -gt $d0 ]" ||
+	fail "$(tail -3 "$TMP/p.log")"
+grep "resync" "$TMP/p.log" | tail -2 | sed 's/^.*info: /   /'
+expect_rc 0 qemu-img compare -f raw -F raw "$TMP/p.img" "$TMP/s.img"
+contains "$OUT" "Images are identical."
 kill "$PPID_" "$SPID"
 echo ok
