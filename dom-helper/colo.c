@@ -45,14 +45,19 @@ void colo_fini(struct colo *c)
 	colo_phases_fini(&c->phases);
 }
 
-void colo_request(struct colo *c, bool hold)
+void colo_wake(struct colo *c)
 {
 	uint64_t one = 1;
 
-	c->hold = hold;
-	c->request = true;
 	if (write(c->wake_fd, &one, sizeof(one)) < 0)
 		log_debug("colo wake: %m");
+}
+
+void colo_request(struct colo *c, bool hold)
+{
+	c->hold = hold;
+	c->request = true;
+	colo_wake(c);
 }
 
 /* A held checkpoint leaves the VM paused as if by the user, so that only
@@ -362,6 +367,7 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	struct snapshot s;
 	uint64_t *bm = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
 	uint64_t next, next_hb, hb_seq = 0, done = 0;
+	int interval;
 	char why[256] = "";
 	bool hold;
 	int rc;
@@ -383,7 +389,8 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	vm_resume(&h->vm, VM_PAUSE_MIGRATE);	/* stop-and-copy is over */
 	log_info("COLO: primary running, checkpoints every %d ms",
 		 c->interval_ms);
-	next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
+	interval = c->interval_ms;
+	next = util_mono_us() + (uint64_t)interval * 1000;
 	next_hb = util_mono_us();
 	while (!c->failover) {
 		struct pollfd pf[2] = { { c->wake_fd, POLLIN, 0 },
@@ -422,6 +429,10 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 		}
 		if (c->failover)
 			break;
+		if (c->interval_ms != interval) {	/* set live: from now */
+			interval = c->interval_ms;
+			next = util_mono_us() + (uint64_t)interval * 1000;
+		}
 		if (c->held || (!c->request && util_mono_us() < next)) {
 			if (c->held)
 				util_sleep_ms(10);
@@ -439,7 +450,7 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 		if (rc < 0)
 			break;
 		done = c->seq;
-		next = util_mono_us() + (uint64_t)c->interval_ms * 1000;
+		next = util_mono_us() + (uint64_t)interval * 1000;
 	}
 	if (rc < 0 && !c->failover) {
 		snprintf(c->error, sizeof(c->error), "checkpoint %llu: %.250s",

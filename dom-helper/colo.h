@@ -76,6 +76,8 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r);
 
 /* Asks the primary loop for a checkpoint now. */
 void colo_request(struct colo *c, bool hold);
+/* Wakes the primary loop, for instance to see a new interval. */
+void colo_wake(struct colo *c);
 /* The user's cont: ends a hold and drops the user's pause.  A checkpoint
  * in flight keeps the VM paused until it is done. */
 void colo_cont(struct colo *c, struct vm *vm);

@@ -335,8 +335,7 @@ int qmp_helper_colo_set(void *opaque, const struct qmp_helper_colo_set_args *a,
 		return -EINVAL;
 	}
 	h->colo.interval_ms = (int)a->interval;
-	colo_request(&h->colo, false);	/* the new interval starts now */
-	h->colo.request = false;
+	colo_wake(&h->colo);	/* the new interval counts from now */
 	return 0;
 }
 

@@ -104,7 +104,7 @@ wait "${CHILD_PIDS[2]}" 2>/dev/null
 listen lp "fail:committed:$k"
 call a-p '{"execute":"helper-colo-set","arguments":{"interval":100}}' >/dev/null
 wait_for 15 bash -c "$CTL_RAW ipc://$TMP/a-p.ctl '{\"execute\":\"helper-query-colo\"}' | grep -q '\"active\":false'" ||
-	fail "COLO did not stop"
+	fail "COLO did not stop (refusing $k): $(colo a-p); $(tail -4 "$TMP/lp.phases"); $(tail -5 "$TMP/a-p.log")"
 colo a-p | grep -q "test listener refuses committed of checkpoint $k" || fail "error: $(colo a-p)"
 wait_for 10 bash -c "$CTL_RAW ipc://$TMP/a-s.ctl '{\"execute\":\"helper-query-colo\"}' | grep -q '\"standby\":true'" ||
 	fail "the secondary did not stand by: $(colo a-s)"
