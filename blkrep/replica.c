@@ -182,3 +182,37 @@ int replica_flush(struct replica *r)
 {
 	return mirror(r, OP_FLUSH, NULL, 0, 0, false);
 }
+
+/* The secondary's copy travels while the local one is written: the
+ * write costs the slower of the two, not their sum.  All under the lock,
+ * so that a resync copy cannot slip between them. */
+int replica_write_both(struct replica *r, struct image *img, const void *buf,
+		size_t len, uint64_t off, bool fua)
+{
+	uint32_t fl = fua ? LIBNBD_CMD_FLAG_FUA : 0;
+	int64_t cookie = -1;
+	bool remote_ok = false;
+	int rc, done = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->h) {
+		cookie = nbd_aio_pwrite(r->h, buf, len, off,
+					NBD_NULL_COMPLETION, fl);
+		if (cookie < 0)
+			degrade(r, "write");
+	}
+	rc = image_write(img, buf, len, off, fua);
+	if (cookie >= 0) {
+		while ((done = nbd_aio_command_completed(r->h,
+				(uint64_t)cookie)) == 0)
+			if (nbd_poll(r->h, -1) < 0)
+				break;
+		remote_ok = done == 1;
+		if (!remote_ok)
+			degrade(r, "write");
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (rc == 0 && !remote_ok)
+		rc = dirtymap_mark(&r->dirty, off, len);
+	return rc;
+}

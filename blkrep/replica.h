@@ -28,6 +28,10 @@ bool replica_degraded(struct replica *r);
  * records it; -errno only when even the dirty map cannot be written. */
 int replica_write(struct replica *r, const void *buf, size_t len,
 		uint64_t off, bool fua);
+/* The local write and the secondary's together (see replica.c); 0, or
+ * the local write's -errno. */
+int replica_write_both(struct replica *r, struct image *img, const void *buf,
+		size_t len, uint64_t off, bool fua);
 int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua);
 int replica_trim(struct replica *r, uint64_t len, uint64_t off);
 int replica_flush(struct replica *r);
