@@ -130,10 +130,10 @@ bool replica_degraded(struct replica *r)
 	return d;
 }
 
-enum op { OP_WRITE, OP_ZERO, OP_TRIM, OP_FLUSH };
+enum op { OP_ZERO, OP_TRIM, OP_FLUSH };
 
-static int mirror(struct replica *r, enum op op, const void *buf,
-		uint64_t len, uint64_t off, bool fua)
+static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
+		bool fua)
 {
 	uint32_t fl = fua ? LIBNBD_CMD_FLAG_FUA : 0;
 	int rc = -1;
@@ -141,9 +141,6 @@ static int mirror(struct replica *r, enum op op, const void *buf,
 	pthread_mutex_lock(&r->lock);
 	if (r->h) {
 		switch (op) {
-		case OP_WRITE:
-			rc = nbd_pwrite(r->h, buf, (size_t)len, off, fl);
-			break;
 		case OP_ZERO:
 			rc = nbd_zero(r->h, len, off, fl);
 			break;
@@ -155,32 +152,27 @@ static int mirror(struct replica *r, enum op op, const void *buf,
 			break;
 		}
 		if (rc < 0)
-			degrade(r, op == OP_FLUSH ? "flush" : "write");
+			degrade(r, op == OP_FLUSH ? "flush" : op == OP_ZERO ?
+				"zero" : "trim");
 	}
 	pthread_mutex_unlock(&r->lock);
 	/* Not on the secondary: on record for the resync instead. */
 	return rc < 0 && op != OP_FLUSH ? dirtymap_mark(&r->dirty, off, len) : 0;
 }
 
-int replica_write(struct replica *r, const void *buf, size_t len,
-		uint64_t off, bool fua)
-{
-	return mirror(r, OP_WRITE, buf, len, off, fua);
-}
-
 int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua)
 {
-	return mirror(r, OP_ZERO, NULL, len, off, fua);
+	return mirror(r, OP_ZERO, len, off, fua);
 }
 
 int replica_trim(struct replica *r, uint64_t len, uint64_t off)
 {
-	return mirror(r, OP_TRIM, NULL, len, off, false);
+	return mirror(r, OP_TRIM, len, off, false);
 }
 
 int replica_flush(struct replica *r)
 {
-	return mirror(r, OP_FLUSH, NULL, 0, 0, false);
+	return mirror(r, OP_FLUSH, 0, 0, false);
 }
 
 /* The secondary's copy travels while the local one is written: the

@@ -24,14 +24,13 @@ int replica_open(struct replica *r, const char *uri, uint64_t size,
 		const char *dirty_path, char *err, size_t errlen);
 void replica_close(struct replica *r);
 bool replica_degraded(struct replica *r);
-/* Each returns 0 once the secondary has the change or the dirty map
- * records it; -errno only when even the dirty map cannot be written. */
-int replica_write(struct replica *r, const void *buf, size_t len,
-		uint64_t off, bool fua);
 /* The local write and the secondary's together (see replica.c); 0, or
- * the local write's -errno. */
+ * the local write's -errno, or the dirty map's when the secondary failed
+ * and even that could not be written. */
 int replica_write_both(struct replica *r, struct image *img, const void *buf,
 		size_t len, uint64_t off, bool fua);
+/* Each returns 0 once the secondary has the change or the dirty map
+ * records it; -errno only when even the dirty map cannot be written. */
 int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua);
 int replica_trim(struct replica *r, uint64_t len, uint64_t off);
 int replica_flush(struct replica *r);
