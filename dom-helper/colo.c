@@ -1,6 +1,7 @@
 /* The COLO checkpoint loops of the primary and the secondary helper. */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <poll.h>
 #include <stdio.h>
@@ -462,7 +463,10 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 		c->exit_reason = COLO_EXIT_REASON_REQUEST;
 	}
 	/* Tell the secondary we live on, so it does not take over too: it
-	 * stands by instead.  (After a stream error it is gone anyway.) */
+	 * stands by instead.  (After a stream error it is gone anyway.)
+	 * Never blocking: a secondary that stopped reading must not hold
+	 * up the primary that now runs alone. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (stream_write(w, REC_END, NULL, 0) < 0)
 		log_debug("COLO: END not delivered: %s", strerror(errno));
 	notify_exit(h, done, true);
