@@ -25,18 +25,9 @@ struct conn {
 
 static int get(struct conn *c, void *p, size_t len)
 {
-	size_t done = 0;
+	struct iovec iov = { p, len };
 
-	while (done < len) {
-		ssize_t n = read(c->in, (char *)p + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EPIPE;
-		done += (size_t)n;
-	}
-	return 0;
+	return util_readv_all(c->in, &iov, 1) < 0 ? -EPIPE : 0;
 }
 
 /* A payload buffer of len bytes (at most NBD_MAX_PAYLOAD). */

@@ -238,28 +238,14 @@ void stream_reader_set_page_sink(struct stream_reader *r, uint8_t *base,
 static int readv_all(struct stream_reader *r, struct iovec *iov, int cnt)
 {
 	size_t total = 0;
+	int rc;
 
 	for (int i = 0; i < cnt; i++)
 		total += iov[i].iov_len;
-	while (cnt > 0) {
-		ssize_t n = readv(r->fd, iov, cnt < IOV_MAX ? cnt : IOV_MAX);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EPIPE;
-		for (; cnt > 0 && (size_t)n >= iov->iov_len; iov++, cnt--)
-			n -= (ssize_t)iov->iov_len;
-		if (cnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	r->offset += total;
-	return 0;
+	rc = util_readv_all(r->fd, iov, cnt);
+	if (rc == 0)
+		r->offset += total;
+	return rc;
 }
 
 static int grow_body(struct stream_reader *r, size_t total)

@@ -154,22 +154,45 @@ void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* Drops done bytes from the front of *iov / *n, and the empty iovecs
+ * that then lead. */
+static void iov_advance(struct iovec **iov, int *n, size_t done)
+{
+	for (; *n > 0 && done >= (*iov)->iov_len; (*iov)++, (*n)--)
+		done -= (*iov)->iov_len;
+	if (*n > 0) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + done;
+		(*iov)->iov_len -= done;
+	}
+}
+
 int util_writev_all(int fd, struct iovec *iov, int n)
 {
 	while (n > 0) {
 		ssize_t done = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
 
-		if (done < 0) {
-			if (errno == EINTR)
-				continue;
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done < 0)
 			return -errno;
-		}
-		for (; n > 0 && (size_t)done >= iov->iov_len; iov++, n--)
-			done -= (ssize_t)iov->iov_len;
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + done;
-			iov->iov_len -= (size_t)done;
-		}
+		iov_advance(&iov, &n, (size_t)done);
+	}
+	return 0;
+}
+
+int util_readv_all(int fd, struct iovec *iov, int n)
+{
+	iov_advance(&iov, &n, 0);	/* nothing to read is not an end */
+	while (n > 0) {
+		ssize_t done = readv(fd, iov, n > IOV_MAX ? IOV_MAX : n);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done < 0)
+			return -errno;
+		if (done == 0)
+			return -EPIPE;
+		iov_advance(&iov, &n, (size_t)done);
 	}
 	return 0;
 }
