@@ -489,12 +489,11 @@ out:
 /* ---- secondary ---- */
 
 /* What has arrived of the checkpoint in progress.  Its pages go straight
- * into the RAM cache (the stream reader's page sink), marked in got: the
- * cache only ever flows into the SVM at CHECKPOINT_END, and a checkpoint
- * that breaks off ends COLO, so a half-written cache is never used and
- * needs no staging copy. */
+ * into the RAM cache (the stream reader's page sink) and are marked in the
+ * apply bitmap: the cache only ever flows into the SVM at CHECKPOINT_END,
+ * and a checkpoint that breaks off ends COLO, so a half-written cache is
+ * never used and needs no staging copy. */
 struct staged {
-	uint64_t *got;			/* pfn bitmap, cleared per checkpoint */
 	size_t n;
 	struct tlv_buf vmst, dev;
 	struct tlv_buf vcpu[VM_MAX_VCPUS];
@@ -503,7 +502,8 @@ struct staged {
 
 /* A PAGE_DATA body as the page sink leaves it: count, flags, pfns (each
  * checked against guest RAM by the reader). */
-static int note_pages(struct staged *st, const uint8_t *body, uint32_t len)
+static int note_pages(struct staged *st, uint64_t *bm, const uint8_t *body,
+		uint32_t len)
 {
 	uint32_t n;
 
@@ -516,14 +516,15 @@ static int note_pages(struct staged *st, const uint8_t *body, uint32_t len)
 		uint64_t pfn;
 
 		memcpy(&pfn, body + 8 + (size_t)i * 8, 8);
-		st->got[pfn / 64] |= 1ull << (pfn % 64);
+		bm[pfn / 64] |= 1ull << (pfn % 64);
 	}
 	st->n += n;
 	return 0;
 }
 
 /* The checkpoint becomes the SVM: every page that either side dirtied
- * since the last checkpoint comes from the cache, then the state. */
+ * since the last checkpoint comes from the cache, then the state.  bm
+ * holds the pages the checkpoint carried. */
 static int apply(struct helper *h, struct staged *st, uint64_t *bm,
 		char *why, size_t whylen)
 {
@@ -531,7 +532,6 @@ static int apply(struct helper *h, struct staged *st, uint64_t *bm,
 	uint8_t *cache = h->colo.cache;
 	int rc;
 
-	memcpy(bm, st->got, vm->mem.bitmap_words * sizeof(uint64_t));
 	rc = dirty_harvest(vm, bm);	/* the SVM's own writes */
 	if (rc < 0) {
 		snprintf(why, whylen, "SVM dirty log: %s", strerror(-rc));
@@ -604,8 +604,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 	memset(&st, 0, sizeof(st));
 	stream_writer_init(&w, fd);
 	c->cache = malloc(h->vm.mem.size);
-	st.got = calloc(h->vm.mem.bitmap_words, sizeof(uint64_t));
-	rc = bm && c->cache && st.got ? 0 : -ENOMEM;
+	rc = bm && c->cache ? 0 : -ENOMEM;
 	if (rc == 0) {
 		memcpy(c->cache, h->vm.mem.base, h->vm.mem.size);
 		rc = dirty_enable(&h->vm, true);
@@ -664,7 +663,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 				c->last_trigger = REQ_TRIGGER(v);
 				rc = send_msg(&w, COLO_MESSAGE_CHECKPOINT_REPLY, 0);
 			} else if (msg == COLO_MESSAGE_VMSTATE_SEND) {
-				memset(st.got, 0, h->vm.mem.bitmap_words *
+				memset(bm, 0, h->vm.mem.bitmap_words *
 				       sizeof(uint64_t));
 				st.n = 0;
 				st.nvcpu = 0;
@@ -680,7 +679,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 		} else if (type == REC_PAGE_DATA) {
 			size_t before = st.n;
 
-			rc = note_pages(&st, body, len);
+			rc = note_pages(&st, bm, body, len);
 			bytes += len + (st.n - before) * STREAM_PAGE_SIZE;
 		} else if (type == REC_VM_STATE) {
 			rc = tlv_put_raw(&st.vmst, body, len);
@@ -739,7 +738,6 @@ out:
 	notify_exit(h, done, c->failover || !standby);
 	secondary_exit(c, &h->vm, standby, why);
 	free(bm);
-	free(st.got);
 	tlv_buf_fini(&st.vmst);
 	tlv_buf_fini(&st.dev);
 	for (int i = 0; i < VM_MAX_VCPUS; i++)
