@@ -14,7 +14,7 @@ int resync_run(struct replica *r, struct image *img, bool full,
 	struct dirtymap *m = &r->dirty;
 	uint8_t *buf = malloc(DIRTY_BLOCK);
 	uint64_t total, done = 0, t0 = util_mono_us();
-	int pct = -1, rc = 0;
+	int rc = 0;
 
 	if (!buf)
 		return -ENOMEM;
@@ -26,33 +26,28 @@ int resync_run(struct replica *r, struct image *img, bool full,
 	log_info("resync to %s: %llu blocks of %u KiB%s", r->uri,
 		 (unsigned long long)total, DIRTY_BLOCK >> 10,
 		 full ? " (full)" : "");
-	/* The guest's writes meanwhile go to both sides and set no bits;
-	 * a block copied under the replica lock (replica_copy_block) cannot
-	 * overtake one of them.  Passes repeat until one finds nothing. */
-	for (bool again = true; again && rc == 0;) {
-		again = false;
-		for (uint64_t b = 0; b < m->nblocks && rc == 0; b++) {
-			uint64_t off = b * DIRTY_BLOCK;
-			size_t len = img->size - off < DIRTY_BLOCK ?
-				     (size_t)(img->size - off) : DIRTY_BLOCK;
+	/* One pass is enough: the guest's writes meanwhile go to both sides
+	 * and set no bits, and a block copied under the replica lock
+	 * (replica_copy_block) cannot overtake one of them.  A secondary
+	 * that fails ends the pass, with the rest still marked. */
+	for (uint64_t b = 0; b < m->nblocks && rc == 0; b++) {
+		uint64_t off = b * DIRTY_BLOCK;
+		size_t len = img->size - off < DIRTY_BLOCK ?
+			     (size_t)(img->size - off) : DIRTY_BLOCK;
 
-			if (!dirtymap_test(m, b))
-				continue;
-			if (*stop) {
-				rc = -ECANCELED;
-				break;
-			}
-			again = true;
-			rc = replica_copy_block(r, img, buf, off, len, b);
-			done++;
-			if (total && (int)(done * 100 / total) / 10 != pct / 10 &&
-			    done <= total) {
-				pct = (int)(done * 100 / total);
-				log_info("resync: %d%% (%llu of %llu blocks)", pct,
-					 (unsigned long long)done,
-					 (unsigned long long)total);
-			}
+		if (!dirtymap_test(m, b))
+			continue;
+		if (*stop) {
+			rc = -ECANCELED;
+			break;
 		}
+		rc = replica_copy_block(r, img, buf, off, len, b);
+		done++;
+		if (total && done * 10 / total != (done - 1) * 10 / total)
+			log_info("resync: %llu%% (%llu of %llu blocks)",
+				 (unsigned long long)(done * 100 / total),
+				 (unsigned long long)done,
+				 (unsigned long long)total);
 	}
 	free(buf);
 	if (rc == 0)
