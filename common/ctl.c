@@ -206,7 +206,7 @@ static const char *ipc_path(const char *endpoint)
 	return strncmp(endpoint, "ipc://", 6) == 0 ? endpoint + 6 : NULL;
 }
 
-static bool z85_key_ok(const char *z)
+bool ctl_curve_key_valid(const char *z)
 {
 	uint8_t bin[32];
 
@@ -221,10 +221,10 @@ int ctl_curve_init(struct ctl_curve *k, const char *secret,
 		snprintf(err, errlen, "this libzmq has no CURVE support");
 		return -ENOTSUP;
 	}
-	if (!z85_key_ok(secret) || !z85_key_ok(peer_public)) {
+	if (!ctl_curve_key_valid(secret) || !ctl_curve_key_valid(peer_public)) {
 		snprintf(err, errlen, "%s is not a Z85 CURVE key (40 "
 			 "characters, as colo-xl keygen prints)",
-			 z85_key_ok(secret) ? "the peer's public key" :
+			 ctl_curve_key_valid(secret) ? "the peer's public key" :
 			 "the secret key");
 		return -EINVAL;
 	}

@@ -63,6 +63,8 @@ struct ctl_curve {
 	char peer_key[41];	/* the one peer allowed, and the server we
 				 * connect to */
 };
+/* Whether z is a Z85 CURVE key: 40 characters that decode. */
+bool ctl_curve_key_valid(const char *z);
 /* Fills k from a secret key and the peer's public key; -EINVAL with err
  * naming the bad key. */
 int ctl_curve_init(struct ctl_curve *k, const char *secret,

@@ -125,7 +125,7 @@ static int apply_curve(struct colod_config *cfg, struct conf *c,
 	}
 	if (ctl_curve_init(&cfg->curve_keys, sec, pub, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "%s:%d: %s", path,
-			 strstr(why, "peer") ? lp : ls, why);
+			 ctl_curve_key_valid(sec) ? lp : ls, why);
 		return -EINVAL;
 	}
 	cfg->curve = true;
