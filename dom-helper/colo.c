@@ -154,12 +154,22 @@ static void kill_point(struct colo *c, enum kill_phase p, uint64_t seq)
 static int tell_phase(struct helper *h, enum colo_phase phase, uint64_t seq,
 		bool takeover, char *why, size_t whylen)
 {
+	int64_t rx[DOMAIN_MAX_NICS];
 	struct qmp_colo_phase_args a = {
 		.domain = h->cfg.name, .phase = phase, .seq = (int64_t)seq,
 		.mode = h->colo.primary ? COLO_MODE_PRIMARY : COLO_MODE_SECONDARY,
 		.has_takeover = phase == COLO_PHASE_EXIT, .takeover = takeover,
 	};
 
+	/* The vCPUs and devices are quiesced: the counts are the epoch
+	 * boundary of the input. */
+	if (phase == COLO_PHASE_PAUSED && h->nnics) {
+		for (int i = 0; i < h->nnics; i++)
+			rx[i] = (int64_t)h->nics[i].conn_frames;
+		a.has_net_rx = true;
+		a.net_rx = rx;
+		a.net_rx_count = (size_t)h->nnics;
+	}
 	return colo_phases_notify(&h->colo.phases, &a, why, whylen);
 }
 

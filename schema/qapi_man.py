@@ -108,9 +108,13 @@ def render(schema, date, version):
                   '.Cm helper-colo-phase-attach',
                   '(netproxy, blkrep): each is a request on the listener\'s',
                   'own control socket, answered like any other.'],
+        'netproxy': ['colo-netproxy serves these, with the phase',
+                     'notifications, on its control socket',
+                     '.Pq Fl -ctl .'],
     }
     for server, title in (('colod', None), ('helper', 'HELPER COMMANDS'),
-                          ('phase', 'PHASE NOTIFICATIONS')):
+                          ('phase', 'PHASE NOTIFICATIONS'),
+                          ('netproxy', 'NETPROXY COMMANDS')):
         if title:
             o.append('.Sh %s' % title)
             o += intro[server]

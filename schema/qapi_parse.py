@@ -56,7 +56,7 @@ class Entity:
         self.server = 'colod'
 
 
-SERVERS = ('colod', 'helper', 'phase')
+SERVERS = ('colod', 'helper', 'phase', 'netproxy')
 
 
 class _Lexer:

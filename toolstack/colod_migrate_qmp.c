@@ -14,6 +14,7 @@
 #include "colo-qapi-client.h"
 #include "colo-qapi-commands.h"
 #include "colod.h"
+#include "colo_netproxy.h"
 #include "domains.h"
 #include "util.h"
 
@@ -95,11 +96,22 @@ static int incoming(struct colod *d, const char *config, bool colo,
 		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER, "%s", why);
 		return rc;
 	}
-	rc = domains_create_incoming(d, &cfg, addr, &port, err);
+	rc = domains_create_incoming(d, &cfg, addr, colo, &port, err);
 	if (rc == 0 && port <= 0) {
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
 			       "the incoming helper reported no port");
 		rc = -EIO;
+	}
+	/* The secondary's netproxies: their ports go back to the primary,
+	 * and they hear this helper's checkpoint phases. */
+	if (rc == 0 && colo) {
+		struct dom_link *l = domains_get(d, cfg.name, err);
+
+		rc = colo_netproxy_ports(d, &cfg, &ret->net_ports,
+					 &ret->net_ports_count, err);
+		ret->has_net_ports = ret->net_ports_count > 0;
+		if (rc == 0)
+			rc = l ? colo_netproxy_attach(d, l, &cfg, err) : -ENOENT;
 	}
 	if (rc == 0 && colo)
 		rc = set_colo_mode(d, cfg.name, COLO_MODE_SECONDARY,
@@ -162,7 +174,7 @@ static int split_uri(const char *uri, char *host, size_t len, int *port)
 /* Asks the peer to make ready; returns the incoming helper's port. */
 static int prepare_peer(struct colod *d, const char *host, int port,
 		const char *config, bool colo, int *in_port,
-		struct colo_error *err)
+		struct incoming_info *colo_ii, struct colo_error *err)
 {
 	struct ctl_client c;
 	struct qmp_x_peer_hello_args hello;
@@ -218,6 +230,10 @@ static int prepare_peer(struct colod *d, const char *host, int port,
 		     qmpc_x_migrate_incoming(&c, &inc, &ii, err);
 	if (rc == 0)
 		*in_port = (int)ii.port;
+	if (rc == 0 && colo_ii)
+		*colo_ii = ii;		/* the caller owns the ports */
+	else if (rc == 0)
+		incoming_info_fini(&ii);
 out:
 	ctl_client_close(&c);
 	return rc;
@@ -246,7 +262,7 @@ int qmp_migrate(void *opaque, const struct qmp_migrate_args *a,
 			       "no stored config for %s", a->domain);
 		return rc;
 	}
-	rc = prepare_peer(d, host, port, xml, false, &in_port, err);
+	rc = prepare_peer(d, host, port, xml, false, &in_port, NULL, err);
 	free(xml);
 	if (rc < 0)
 		return rc;
@@ -288,12 +304,38 @@ int qmp_query_migrate(void *opaque, const struct qmp_query_migrate_args *a,
 	return -ENOENT;
 }
 
+/* The primary's netproxies connect to the secondary's and hear this
+ * helper's checkpoint phases, before the first checkpoint. */
+static int wire_netproxies(struct colod *d, struct dom_link *l,
+		const char *xml, const char *host,
+		const struct incoming_info *ii, struct colo_error *err)
+{
+	struct domain_config cfg;
+	char why[512];
+	int rc;
+
+	rc = domain_config_parse(&cfg, xml, strlen(xml), "domain config",
+				 why, sizeof(why));
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR, "%s", why);
+		return rc;
+	}
+	rc = colo_netproxy_primary(d, &cfg, host, ii->net_ports,
+				   ii->has_net_ports ? ii->net_ports_count : 0,
+				   err);
+	if (rc == 0)
+		rc = colo_netproxy_attach(d, l, &cfg, err);
+	domain_config_fini(&cfg);
+	return rc;
+}
+
 int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
 		struct colo_error *err)
 {
 	struct colod *d = opaque;
 	struct dom_link *l = domains_get(d, a->domain, err);
 	struct qmp_helper_colo_start_args hc;
+	struct incoming_info ii = { 0 };
 	struct state_domain dom;
 	char host[256], *xml = NULL;
 	int port, in_port = 0, rc;
@@ -314,8 +356,14 @@ int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
 	}
 	rc = state_domain_config(&d->st, a->domain, &xml);
 	if (rc == 0)
-		rc = prepare_peer(d, host, port, xml, true, &in_port, err);
+		rc = prepare_peer(d, host, port, xml, true, &in_port, &ii, err);
+	if (rc < 0) {
+		free(xml);
+		return rc;
+	}
+	rc = wire_netproxies(d, l, xml, host, &ii, err);
 	free(xml);
+	incoming_info_fini(&ii);
 	if (rc < 0)
 		return rc;
 	rc = set_colo_mode(d, a->domain, COLO_MODE_PRIMARY,

@@ -67,13 +67,31 @@ static void netproxy_pidfile(struct colod *d, const char *name, int i,
 	snprintf(buf, len, "%s/dom-%s-net%d.pid", d->cfg.run_dir, name, i);
 }
 
+void domains_netproxy_ctl(struct colod *d, const char *name, int i,
+		char *buf, size_t len)
+{
+	snprintf(buf, len, "ipc://%s/dom-%s-net%d.ctl", d->cfg.run_dir, name, i);
+}
+
+void domains_netproxy_port_file(struct colod *d, const char *name, int i,
+		char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/dom-%s-net%d.port", d->cfg.run_dir, name, i);
+}
+
 /* One detached netproxy per NIC that names a tap: the NIC's external
- * side.  It writes its pid file; destroy uses that. */
-static void spawn_netproxies(struct colod *d, const struct domain_config *cfg)
+ * side.  It writes its pid file; destroy uses that.  A COLO secondary's
+ * (colo_addr set) listens there for the primary's netproxy and writes
+ * the port it got. */
+static void spawn_netproxies(struct colod *d, const struct domain_config *cfg,
+		const char *colo_addr)
 {
 	for (int i = 0; i < cfg->nnics; i++) {
 		const struct domain_nic *nic = &cfg->nics[i];
-		char sock[4200], pidf[4200], log[4200];
+		char sock[4200], pidf[4200], log[4200], ctl[4200], hctl[4200];
+		char nicno[16], listen[300], portf[4200];
+		const char *argv[24];
+		int n = 0;
 		pid_t pid;
 
 		if (!nic->tap[0])
@@ -86,6 +104,43 @@ static void spawn_netproxies(struct colod *d, const struct domain_config *cfg)
 		netproxy_pidfile(d, cfg->name, i, pidf, sizeof(pidf));
 		snprintf(log, sizeof(log), "file:%s/log/%s-net%d.log",
 			 d->cfg.state_dir, cfg->name, i);
+		domains_netproxy_ctl(d, cfg->name, i, ctl, sizeof(ctl));
+		snprintf(hctl, sizeof(hctl), "ipc://%s/dom-%s.ctl",
+			 d->cfg.run_dir, cfg->name);
+		snprintf(nicno, sizeof(nicno), "%d", i);
+		argv[n++] = "colo-netproxy";
+		argv[n++] = "--tap";
+		argv[n++] = nic->tap;
+		argv[n++] = "--guest";
+		argv[n++] = sock;
+		argv[n++] = "--ctl";
+		argv[n++] = ctl;
+		argv[n++] = "--helper";
+		argv[n++] = hctl;
+		argv[n++] = "--nic";
+		argv[n++] = nicno;
+		argv[n++] = "--pidfile";
+		argv[n++] = pidf;
+		argv[n++] = "--log";
+		argv[n++] = log;
+		/* The tests' window into comparisons (colod(8)). */
+		if (getenv("COLO_NETPROXY_LOG_LEVEL")) {
+			argv[n++] = "--log-level";
+			argv[n++] = getenv("COLO_NETPROXY_LOG_LEVEL");
+		}
+		if (colo_addr) {
+			snprintf(listen, sizeof(listen), "%s:0", colo_addr);
+			domains_netproxy_port_file(d, cfg->name, i, portf,
+						   sizeof(portf));
+			unlink(portf);
+			argv[n++] = "--mode";
+			argv[n++] = "secondary";
+			argv[n++] = "--peer-listen";
+			argv[n++] = listen;
+			argv[n++] = "--port-file";
+			argv[n++] = portf;
+		}
+		argv[n] = NULL;
 		pid = fork();
 		if (pid == 0) {
 			int null = open("/dev/null", O_RDWR);
@@ -98,14 +153,13 @@ static void spawn_netproxies(struct colod *d, const struct domain_config *cfg)
 				dup2(null, 1);
 				dup2(null, 2);
 			}
-			execl(netproxy_path(), "colo-netproxy", "--tap", nic->tap,
-			      "--guest", sock, "--pidfile", pidf, "--log", log,
-			      (char *)NULL);
+			execv(netproxy_path(), (char *const *)argv);
 			_exit(127);
 		}
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
-		log_info("domain %s: netproxy for tap %s", cfg->name, nic->tap);
+		log_info("domain %s: netproxy for tap %s%s", cfg->name, nic->tap,
+			 colo_addr ? " (COLO secondary)" : "");
 	}
 }
 
@@ -232,6 +286,7 @@ struct dom_link *domains_get(struct colod *d, const char *name,
 struct spawn_args {
 	const char *name, *cfg, *restore, *incoming;
 	bool paused;
+	bool colo;		/* the incoming domain is a COLO secondary */
 };
 
 static void exec_helper(struct colod *d, const struct spawn_args *sa,
@@ -446,7 +501,7 @@ static int create(struct colod *d, const struct domain_config *cfg,
 		return rc < 0 ? rc : -EIO;
 	}
 	link_add(d, l);
-	spawn_netproxies(d, cfg);
+	spawn_netproxies(d, cfg, sa->colo ? sa->incoming : NULL);
 	row.run_state = info.state;
 	row.helper_pid = l->pid;
 	helper_info_fini(&info);
@@ -464,15 +519,15 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 		const char *restore_path, bool paused, struct state_domain *out,
 		struct colo_error *err)
 {
-	struct spawn_args sa = { NULL, NULL, restore_path, NULL, paused };
+	struct spawn_args sa = { NULL, NULL, restore_path, NULL, paused, false };
 
 	return create(d, cfg, &sa, NULL, out, err);
 }
 
 int domains_create_incoming(struct colod *d, const struct domain_config *cfg,
-		const char *addr, int *port, struct colo_error *err)
+		const char *addr, bool colo, int *port, struct colo_error *err)
 {
-	struct spawn_args sa = { NULL, NULL, NULL, addr, true };
+	struct spawn_args sa = { NULL, NULL, NULL, addr, true, colo };
 	struct state_domain row;
 
 	*port = 0;

@@ -50,6 +50,7 @@ static void drop_conn(struct vnet *n, const char *why)
 	n->conn_fd = -1;
 	n->in_len = 0;
 	n->out_len = 0;
+	n->conn_frames = 0;
 }
 
 static void watch_conn(struct vnet *n)
@@ -86,6 +87,7 @@ static void parse_input(struct vnet *n)
 		}
 		if (n->in_len - off - 4 < len)
 			break;
+		n->conn_frames++;
 		f = &n->rx[(n->rx_head + n->rx_count) % VNET_RX_PENDING];
 		f->data = malloc(len);
 		if (!f->data) {
@@ -296,6 +298,10 @@ static int load(struct virtio_dev *d, const uint8_t *p, uint32_t len)
 	int rc;
 
 	drop_pending(n);
+	/* The peer's stream belongs to the state just replaced: what it
+	 * sent and we have not read would be stale input.  netproxy
+	 * reconnects and replays from the loaded state's position. */
+	drop_conn(n, "dropped: device state loaded");
 	tlv_iter_init(&it, p, len);
 	while ((rc = tlv_next(&it, &tag, &fp, &flen)) > 0) {
 		struct vnet_frame *f = &n->rx[n->rx_count];

@@ -33,6 +33,9 @@ struct vnet {
 	uint8_t *out;
 	size_t out_len;
 	uint64_t rx_frames, tx_frames, rx_dropped, tx_dropped, bad_frames;
+	/* Frames read from the current connection: netproxy's input epochs
+	 * count in these (colo-phase net-rx). */
+	uint64_t conn_frames;
 };
 
 int vnet_init(struct vnet *n, struct vm *vm, int index, const uint8_t mac[6],

@@ -24,6 +24,9 @@ int main(void)
 	unit_suite_qapi();
 	unit_suite_state();
 	unit_suite_util();
+	unit_suite_frame();
+	unit_suite_compare();
+	unit_suite_rewriter();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();

@@ -11,6 +11,9 @@ void unit_suite_params(void);
 void unit_suite_qapi(void);
 void unit_suite_state(void);
 void unit_suite_util(void);
+void unit_suite_frame(void);
+void unit_suite_compare(void);
+void unit_suite_rewriter(void);
 
 /* Adds a suite with its tests; aborts the run if CUnit cannot. */
 struct unit_case {
