@@ -224,6 +224,17 @@ static void note_bytes(struct comparator *c, int side, const struct np_pkt *p,
 	c->last_len[side] = n;
 }
 
+static void note_region(struct comparator *c, int side,
+			const struct np_pkt *p)
+{
+	uint32_t n = p->cmp_len;
+
+	if (n > sizeof(c->last_bytes[0]))
+		n = sizeof(c->last_bytes[0]);
+	memcpy(c->last_bytes[side], p->data + p->cmp_off, n);
+	c->last_len[side] = n;
+}
+
 /* Compares from the anchor while both sides have the bytes.  Returns
  * false on a mismatch. */
 static bool tcp_compare(struct comparator *c, struct np_conn *k)
@@ -300,8 +311,11 @@ static bool fifo_compare(struct comparator *c, struct np_conn *k,
 			return true;
 		if (p->cmp_len != s->cmp_len ||
 		    memcmp(p->data + p->cmp_off, s->data + s->cmp_off,
-			   p->cmp_len))
+			   p->cmp_len)) {
+			note_region(c, 0, p);
+			note_region(c, 1, s);
 			return false;
+		}
 		c->st.matched[k->kind]++;
 		q_unlink(&k->q[1], NULL, s);
 		drop_svm_pkt(c, s);
@@ -327,8 +341,6 @@ static void conn_compare(struct comparator *c, struct np_conn *k,
 		c->last_key = k->key;
 		c->last_kind = k->kind;
 		c->last_anchor = k->anchor;
-		if (k->kind != FRAME_TCP)
-			c->last_len[0] = c->last_len[1] = 0;
 		k->diverged = c->s_epoch + 1;
 		c->st.mismatched[k->kind]++;
 		ask_checkpoint(c, CMP_REASON_MISMATCH, now);

@@ -268,6 +268,25 @@ int qmp_query_parameters(void *opaque, struct parameters *ret,
 	return 0;
 }
 
+/* A new checkpoint interval reaches COLO primaries at once, not only
+ * the next COLO start.  A helper that refuses is only logged. */
+static void apply_interval(struct colod *d, int64_t interval)
+{
+	for (int i = 0; i < d->doms.n; i++) {
+		struct dom_link *l = d->doms.v[i];
+		struct qmp_helper_colo_set_args hs = { .interval = interval };
+		struct state_domain dom;
+		struct colo_error e = { 0 };
+
+		if (state_domain_get(&d->st, l->name, &dom) < 0 ||
+		    dom.mode != COLO_MODE_PRIMARY || l->quitting)
+			continue;
+		if (qmpc_helper_colo_set(&l->ctl, &hs, &e) < 0)
+			log_warn("domain %s: checkpoint interval: %s", l->name,
+				 e.desc);
+	}
+}
+
 int qmp_set_parameters(void *opaque, const struct qmp_set_parameters_args *a,
 		struct parameters *ret, struct colo_error *err)
 {
@@ -308,5 +327,7 @@ int qmp_set_parameters(void *opaque, const struct qmp_set_parameters_args *a,
 	}
 	d->params = p;
 	*ret = p;
+	if (a->has_checkpoint_interval)
+		apply_interval(d, p.checkpoint_interval);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "log.h"
+#include "util.h"
 #include "virtio_net.h"
 #include "../vm.h"
 
@@ -21,6 +22,7 @@
 #define VIRTIO_NET_F_STATUS	(1ull << 16)
 #define VIRTIO_NET_S_LINK_UP	1
 #define VNET_HDR_LEN		12	/* virtio_net_hdr_v1 */
+#define VNET_RECONNECT_US	2000000	/* a peer's reconnect after a load */
 #define RXQ 0
 #define TXQ 1
 
@@ -190,7 +192,8 @@ static void tx_work(struct virtio_dev *d)
 		uint64_t len = e.out_len > VNET_HDR_LEN ?
 			       e.out_len - VNET_HDR_LEN : 0;
 
-		if (len < 14 || len > VNET_FRAME_MAX || n->conn_fd < 0) {
+		if (len < 14 || len > VNET_FRAME_MAX ||
+		    (n->conn_fd < 0 && util_mono_us() >= n->hold_until_us)) {
 			n->tx_dropped++;
 		} else {
 			uint8_t *p = n->out + n->out_len;
@@ -302,6 +305,7 @@ static int load(struct virtio_dev *d, const uint8_t *p, uint32_t len)
 	 * sent and we have not read would be stale input.  netproxy
 	 * reconnects and replays from the loaded state's position. */
 	drop_conn(n, "dropped: device state loaded");
+	n->hold_until_us = util_mono_us() + VNET_RECONNECT_US;
 	tlv_iter_init(&it, p, len);
 	while ((rc = tlv_next(&it, &tag, &fp, &flen)) > 0) {
 		struct vnet_frame *f = &n->rx[n->rx_count];

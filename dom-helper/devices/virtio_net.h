@@ -36,6 +36,9 @@ struct vnet {
 	/* Frames read from the current connection: netproxy's input epochs
 	 * count in these (colo-phase net-rx). */
 	uint64_t conn_frames;
+	/* After a load, until this time, output waits for the peer to
+	 * reconnect instead of being dropped: it is the loaded state's. */
+	uint64_t hold_until_us;
 };
 
 int vnet_init(struct vnet *n, struct vm *vm, int index, const uint8_t mac[6],
