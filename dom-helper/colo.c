@@ -91,8 +91,15 @@ static int expect(struct colo *c, struct stream_reader *r, int fd,
 	uint64_t v;
 
 	do {
-		if (poll(&pf, 1, REPLY_TIMEOUT_MS) <= 0)
-			return -ETIMEDOUT;
+		int waited = 0, n;
+
+		/* In slices, so that a failover decided meanwhile (the
+		 * secondary's host died) ends the wait at once. */
+		while ((n = poll(&pf, 1, 100)) == 0 && !c->failover &&
+		       (waited += 100) < REPLY_TIMEOUT_MS)
+			;
+		if (n <= 0)
+			return c->failover ? -ECANCELED : -ETIMEDOUT;
 		if (stream_read(r, &type, &body, &len) < 0)
 			return -EPIPE;
 		c->last_rx_us = util_mono_us();

@@ -85,6 +85,7 @@ int qmp_netproxy_query_stats(void *opaque, struct netproxy_stats *r,
 
 	(void)err;
 	memset(r, 0, sizeof(*r));
+	r->tap = strdup(p->cfg.tap_name);
 	r->mode = strdup(proxy_mode_str(p->mode));
 	r->peer_connected = p->peer.fd >= 0;
 	r->matched = counts(kinds, s->matched, CMP_KINDS);
@@ -121,7 +122,7 @@ int qmp_netproxy_query_stats(void *opaque, struct netproxy_stats *r,
 	r->log_overflow = (int64_t)p->log.overflow;
 	r->rewritten = (int64_t)(p->rw.st.in_rewritten + p->rw.st.out_rewritten);
 	r->offsets_learned = (int64_t)p->rw.st.offsets_learned;
-	if (!r->mode || !r->matched || !r->mismatched || !r->timed_out ||
+	if (!r->tap || !r->mode || !r->matched || !r->mismatched || !r->timed_out ||
 	    !r->requests)
 		abort();	/* out of memory answering a query */
 	return 0;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "colo-qapi-client.h"
+#include "colo-qapi-commands.h"
+#include "state.h"
 #include "colo_netproxy.h"
 #include "domains.h"
 #include "util.h"
@@ -122,4 +124,55 @@ int colo_netproxy_attach(struct colod *d, struct dom_link *l,
 			return rc;
 	}
 	return 0;
+}
+
+int qmp_query_colo_netstats(void *opaque,
+		const struct qmp_query_colo_netstats_args *a,
+		struct netproxy_stats **ret, size_t *ret_count,
+		struct colo_error *err)
+{
+	struct colod *d = opaque;
+	struct domain_config cfg;
+	char *xml = NULL, why[512];
+	int rc;
+
+	*ret = NULL;
+	*ret_count = 0;
+	if (state_domain_config(&d->st, a->domain, &xml) < 0) {
+		colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
+			       "domain '%s' not found", a->domain);
+		return -ENOENT;
+	}
+	rc = domain_config_parse(&cfg, xml, strlen(xml), "domain config", why,
+				 sizeof(why));
+	free(xml);
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR, "%s", why);
+		return rc;
+	}
+	*ret = calloc(DOMAIN_MAX_NICS, sizeof(**ret));
+	for (int i = 0; rc == 0 && *ret && i < cfg.nnics; i++) {
+		struct ctl_client c;
+
+		if (!cfg.nics[i].tap[0])
+			continue;
+		rc = open_netproxy(d, cfg.name, i, &c, err);
+		if (rc < 0)
+			break;
+		rc = qmpc_netproxy_query_stats(&c, &(*ret)[*ret_count], err);
+		ctl_client_close(&c);
+		if (rc == 0)
+			(*ret_count)++;
+	}
+	domain_config_fini(&cfg);
+	if (!*ret)
+		return -ENOMEM;
+	if (rc < 0) {
+		for (size_t i = 0; i < *ret_count; i++)
+			netproxy_stats_fini(&(*ret)[i]);
+		free(*ret);
+		*ret = NULL;
+		*ret_count = 0;
+	}
+	return rc;
 }

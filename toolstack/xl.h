@@ -85,4 +85,8 @@ void xl_print_kv(const char *key, const char *fmt, ...)
 /* The xl six-letter state column (r, b, p, s, c, d). */
 const char *xl_state_letters(const char *run_state);
 
+/* xl_netstats.c: prints a domain's netproxy statistics; only (--net)
+ * makes a failure to get them an error. */
+int xl_print_netstats(struct xl_ctx *x, const char *dom, bool only);
+
 #endif

@@ -357,9 +357,20 @@ static int cmd_colo_status(struct xl_ctx *x, const struct xl_cmd *cmd,
 	return XL_OK;
 }
 
+struct stats_opts {
+	long long count;
+	bool net;
+};
+
 static int stats_opt(void *ctx, int opt, const char *arg)
 {
-	return opt == 'n' ? util_parse_ll(arg, 1, 10000, ctx) : -EINVAL;
+	struct stats_opts *o = ctx;
+
+	if (opt == 'N') {
+		o->net = true;
+		return 0;
+	}
+	return opt == 'n' ? util_parse_ll(arg, 1, 10000, &o->count) : -EINVAL;
 }
 
 static void print_record(const struct checkpoint_record *r)
@@ -382,16 +393,17 @@ static int cmd_colo_stats(struct xl_ctx *x, const struct xl_cmd *cmd,
 {
 	static const struct option lo[] = {
 		{ "count", required_argument, NULL, 'n' },
+		{ "net", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct colo_error err = { 0 };
 	struct qmp_query_colo_stats_args a = { 0 };
 	struct checkpoint_record *v = NULL;
-	long long count = 0;
+	struct stats_opts o = { 0, false };
 	size_t n = 0;
 	int first, rc;
 
-	first = xl_parse_opts(cmd, argc, argv, "+n:", lo, stats_opt, &count);
+	first = xl_parse_opts(cmd, argc, argv, "+n:", lo, stats_opt, &o);
 	if (first < 0)
 		return XL_USAGE;
 	if (argc - first != 1)
@@ -399,9 +411,11 @@ static int cmd_colo_stats(struct xl_ctx *x, const struct xl_cmd *cmd,
 				      argc - first);
 	if (xl_connect(x) < 0)
 		return XL_FAIL;
+	if (o.net)
+		return xl_print_netstats(x, argv[first], true);
 	a.domain = argv[first];
-	a.has_limit = count > 0;
-	a.limit = count;
+	a.has_limit = o.count > 0;
+	a.limit = o.count;
 	rc = qmpc_query_colo_stats(&x->ctl, &a, &v, &n, &err);
 	if (rc < 0)
 		return xl_report(x, argv[first], rc, &err);
@@ -417,6 +431,7 @@ static int cmd_colo_stats(struct xl_ctx *x, const struct xl_cmd *cmd,
 		       "Total(ms)");
 		for (size_t i = 0; i < n; i++)
 			print_record(&v[i]);
+		xl_print_netstats(x, argv[first], false);
 	}
 	for (size_t i = 0; i < n; i++)
 		checkpoint_record_fini(&v[i]);
@@ -612,16 +627,23 @@ static const struct xl_cmd colo_commands[] = {
 	  "says why the helper's COLO stopped.  This is QMP's\n"
 	  "query-colo-status.\n",
 	  false, NULL },
-	{ "stats", cmd_colo_stats, "[-n COUNT] DOM",
-	  "Show a domain's most recent checkpoints, oldest first.",
+	{ "stats", cmd_colo_stats, "[-n COUNT] [--net] DOM",
+	  "Show a domain's most recent checkpoints, oldest first, and its "
+	  "network comparison figures.",
 	  "  -n, --count COUNT  show COUNT checkpoints (1 to 10000; default 20)\n"
+	  "      --net          show only the network figures (with --json, as\n"
+	  "                     query-colo-netstats returns them)\n"
 	  "Columns: Seq (counted by the primary), Time (when it started),\n"
 	  "Role (the side that measured it), Trigger (timer, manual or\n"
 	  "mismatch), Pause(ms) (how long this side's VM was paused), Dirty\n"
 	  "(pages), Bytes (on the stream) and Total(ms) (the whole\n"
 	  "transaction on a primary, the apply on a secondary).  The records\n"
 	  "come from colod's state database, which keeps the last 10000 per\n"
-	  "domain.\n",
+	  "domain.  Then, per network card with a netproxy: frames matched,\n"
+	  "mismatched and timed out per protocol, checkpoint requests by\n"
+	  "reason, frames released unchecked, as retransmits or by a\n"
+	  "checkpoint, queue depths, the added latency (p50, p99), and the\n"
+	  "secondary's input figures (see colo-netproxy(8)).\n",
 	  false, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, false, NULL },
 };

@@ -1,0 +1,141 @@
+# Two COLO hosts with networking, for the colo-net tests: the topology of
+# DESIGN §12 (client, LAN bridge, hostA and hostB each with a tap on a
+# bridge, the replication veth), a colod on each, the kv demo guest
+# "web" created on A and protected by B, netproxies linked.  Also the
+# two-client failover check, kill_host_with_clients.  Source it.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not usable"
+need_netns
+need_cmd redis-cli
+need_cmd redis-benchmark
+need_cmd sqlite3
+trap 'ns_cleanup; cleanup' EXIT
+export COLO_NETPROXY_LOG_LEVEL=${COLO_NETPROXY_LOG_LEVEL:-debug}
+A=hostA$NS_SUFFIX B=hostB$NS_SUFFIX
+GUEST=192.0.2.10
+KV=$TOP_BUILDDIR/guest/colo-kv.elf
+CA=$TMP/a/state/console/web.log
+CB=$TMP/b/state/console/web.log
+
+topo_lan
+topo_host "$A" tapweb
+topo_host "$B" tapweb
+ip link add "ra$NS_SUFFIX" type veth peer name "rb$NS_SUFFIX"
+ip link set "ra$NS_SUFFIX" netns "$A"
+ip link set "rb$NS_SUFFIX" netns "$B"
+ip -n "$A" addr add 198.51.100.1/24 dev "ra$NS_SUFFIX"
+ip -n "$B" addr add 198.51.100.2/24 dev "rb$NS_SUFFIX"
+ip -n "$A" link set "ra$NS_SUFFIX" up
+ip -n "$B" link set "rb$NS_SUFFIX" up
+for h in a b; do
+	ns=$([ $h = a ] && echo "$A" || echo "$B")
+	ip=$([ $h = a ] && echo 198.51.100.1 || echo 198.51.100.2)
+	mkdir -p "$TMP/$h"
+	ip netns exec "$ns" "$COLOD" --state-dir "$TMP/$h/state" --run-dir "$TMP/$h/run" \
+		--log "file:$TMP/$h/colod.log" --peer-listen "$ip:7788" || fail "colod $h"
+done
+expect_rc 0 xl a params checkpoint-interval=500
+cat >"$TMP/web.xml" <<XML
+<domain type='kvm'>
+  <name>web</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type><kernel>$KV</kernel>
+  <cmdline>ip=$GUEST/24 mode=kv</cmdline></os>
+  <devices>
+    <interface type='ethernet'>
+      <mac address='52:54:00:12:34:56'/>
+      <target dev='tapweb'/>
+    </interface>
+  </devices>
+</domain>
+XML
+rcli() { in_client redis-cli -h "$GUEST" "$@"; }
+np_stats() {	# HOST: its netproxy's statistics through colod, as JSON
+	COLO_RUN_DIR=$TMP/$1/run "$XL" --json colo stats --net web
+}
+stat_of() {	# JSON NAME: a counter, or NAME within a list (matched.tcp)
+	python3 -c 'import json,sys
+r=json.loads(sys.argv[1])[0]; k=sys.argv[2].split(".")
+v=r[k[0]]
+if len(k)>1: v=[c["count"] for c in v if c["name"]==k[1]][0]
+print(v)' "$1" "$2"
+}
+
+step "create on A, COLO with B"
+expect_rc 0 xl a create "$TMP/web.xml"
+wait_for 20 grep -q "KV-READY" "$CA" || fail "guest not ready: $(cat "$CA")"
+[ "$(rcli set before-colo 1)" = OK ] || fail "SET before COLO"
+expect_rc 0 xl a colo start web 198.51.100.2
+wait_for 10 bash -c "COLO_RUN_DIR=$TMP/b/run $XL list | grep -Eq '^web .* r----- .*secondary\$'" ||
+	fail "no running secondary on B: $(xl b list)"
+wait_for 10 bash -c "COLO_RUN_DIR=$TMP/a/run $XL --json colo stats --net web | grep -q '\"peer-connected\": *true'" ||
+	fail "netproxies not linked: $(np_stats a)"
+sleep 1
+
+
+# kill_host_with_clients a|b MODE: one redis-cli loops INCR over one
+# connection, another opens a connection per INCR; then every process of
+# host a (or b) is SIGKILLed with its links down.  Both clients must
+# carry on against the survivor over the same connection, with
+# consecutive replies, and the counters must hold every acknowledged
+# increment; the survivor's netproxy ends in MODE.
+kill_host_with_clients() {
+local victim vh survivor
+if [ "$1" = a ]; then victim=$A vh=a survivor=b; else victim=$B vh=b survivor=a; fi
+shift
+stamp() { while IFS= read -r l; do echo "$EPOCHREALTIME $l"; done; }
+in_client redis-cli -h "$GUEST" -r -1 -i 0.02 incr c1 2>"$TMP/c1.err" | stamp >"$TMP/c1.out" &
+CHILD_PIDS+=($!)
+(while :; do
+	v=$(ip netns exec "$NS_CLIENT" timeout 5 redis-cli -h "$GUEST" incr c2 2>/dev/null) &&
+		[ -n "$v" ] && echo "$v"
+	sleep 0.02
+done) | stamp >"$TMP/c2.out" &
+CHILD_PIDS+=($!)
+sleep 2
+conn_before=$(in_client ss -Htn state established "dst $GUEST:6379" | awk '{print $3}' | sort)
+[ -n "$conn_before" ] || fail "client 1 has no connection"
+[ -s "$TMP/c1.out" ] && [ -s "$TMP/c2.out" ] || fail "clients got no replies before the kill"
+# Links first, so that no FIN or RST escapes: the survivor must notice
+# by itself.
+t_kill=$EPOCHREALTIME
+vv=v$victim
+ip -n "$victim" link set "${vv:0:14}" down
+ip -n "$victim" link set "r${vh}$NS_SUFFIX" down
+ip netns pids "$victim" | xargs -r kill -9
+n_kill=$(wc -l <"$TMP/c1.out")
+wait_for 15 bash -c "COLO_RUN_DIR=$TMP/$survivor/run $XL colo status web | grep -q 'failover *: completed'" ||
+	fail "$survivor did not fail over: $(xl $survivor colo status web)"
+wait_for 15 bash -c "[ \$(wc -l <$TMP/c1.out) -gt $((n_kill + 20)) ]" ||
+	fail "client 1 stopped after the failover: $(tail -3 "$TMP/c1.out"; cat "$TMP/c1.err")"
+sleep 1
+conn_after=$(in_client ss -Htn state established "dst $GUEST:6379" | awk '{print $3}' | sort)
+kill "${CHILD_PIDS[@]}" 2>/dev/null
+wait 2>/dev/null
+CHILD_PIDS=()
+
+echo "   both clients carried on; no acknowledged increment lost:"
+[ ! -s "$TMP/c1.err" ] || fail "client 1 saw errors: $(head -3 "$TMP/c1.err")"
+same=$(comm -12 <(echo "$conn_before") <(echo "$conn_after"))
+[ -n "$same" ] || fail "client 1's connection did not survive: $conn_before / $conn_after"
+echo "   client 1 kept its connection from $same"
+awk '{ if (NR > 1 && $2 != prev + 1) { print "gap " prev " -> " $2; bad = 1 } prev = $2 }
+     END { exit bad }' "$TMP/c1.out" || fail "client 1's replies are not consecutive"
+awk '{ if (NR > 1 && $2 <= prev) { print "not increasing " prev " -> " $2; bad = 1 } prev = $2 }
+     END { exit bad }' "$TMP/c2.out" || fail "client 2's replies went backwards"
+last1=$(tail -1 "$TMP/c1.out" | awk '{print $2}')
+last2=$(tail -1 "$TMP/c2.out" | awk '{print $2}')
+final1=$(rcli get c1) final2=$(rcli get c2)
+echo "   client 1 (one connection): last ack $last1, counter now $final1"
+echo "   client 2 (a connection per request): last ack $last2, counter now $final2"
+[ "$final1" -ge "$last1" ] && [ "$final2" -ge "$last2" ] || fail "acknowledged increments lost"
+gap=$(awk -v t="$t_kill" '$1 > t && $1 - p > g { g = $1 - p } { p = $1 }
+	END { printf "%d", g * 1000 }' "$TMP/c1.out")
+echo "   failover pause seen by client 1 (longest gap between replies): $gap ms"
+s=$(np_stats $survivor)
+echo "   $survivor's netproxy: $(stat_of "$s" mode), rewritten $(stat_of "$s" rewritten)," \
+	"reinjected $(stat_of "$s" reinjected), epoch misses $(stat_of "$s" epoch-misses)"
+[ "$(stat_of "$s" mode)" = "$1" ] || fail "$survivor's netproxy is not in mode $1"
+}
