@@ -130,8 +130,10 @@ static bool put(struct np_link *l, const void *hdr, size_t hlen,
 	if (blen)
 		memcpy(l->out + l->out_len + hlen, body, blen);
 	l->out_len += hlen + blen;
-	/* Try at once: most frames leave without waiting for poll. */
-	link_flush(l);
+	/* Flushed by the caller once per batch: one send for many frames.
+	 * A full buffer is flushed now so that it can take more. */
+	if (l->out_len > LINK_OUT_MAX / 2)
+		link_flush(l);
 	return true;
 }
 

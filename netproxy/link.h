@@ -47,7 +47,7 @@ void link_close(struct np_link *l, const char *why);
 int link_read(struct np_link *l, const struct link_ops *ops, void *opaque);
 
 /* Queues a frame; false (counted in dropped_out) when the link is down
- * or its buffer is full. */
+ * or its buffer is full.  Nothing is written until link_flush. */
 bool link_send(struct np_link *l, const uint8_t *f, size_t len);
 bool link_send_control(struct np_link *l, uint32_t type, uint64_t a,
 		       uint64_t b);

@@ -257,6 +257,14 @@ static void tap_frame(struct proxy *p, const uint8_t *f, size_t len)
 	}
 }
 
+static void flush_links(struct proxy *p)
+{
+	if (p->guest.out_len)
+		link_flush(&p->guest);
+	if (p->peer.out_len)
+		link_flush(&p->peer);
+}
+
 void proxy_on_tap(struct proxy *p)
 {
 	uint8_t buf[FRAME_MAX];
@@ -273,6 +281,7 @@ void proxy_on_tap(struct proxy *p)
 		}
 		tap_frame(p, buf, (size_t)n);
 	}
+	flush_links(p);
 }
 
 static void guest_frame(void *opaque, uint8_t *f, size_t len)
@@ -318,6 +327,7 @@ void proxy_on_guest(struct proxy *p)
 {
 	if (link_read(&p->guest, &guest_ops, p) < 0)
 		p->next_guest_us = util_mono_us() + 20000;
+	flush_links(p);
 }
 
 static void peer_frame(void *opaque, uint8_t *f, size_t len)
@@ -355,6 +365,7 @@ void proxy_on_peer(struct proxy *p)
 {
 	if (link_read(&p->peer, &peer_ops, p) < 0)
 		p->next_connect_us = util_mono_us() + 200000;
+	flush_links(p);
 }
 
 /* ---- housekeeping ----------------------------------------------------- */
@@ -397,10 +408,7 @@ void proxy_tick(struct proxy *p)
 		check_connecting_peer(p);
 	if (p->mode == PROXY_PRIMARY && p->holding)
 		cmp_tick(&p->cmp, now);
-	if (p->guest.out_len)
-		link_flush(&p->guest);
-	if (p->peer.out_len)
-		link_flush(&p->peer);
+	flush_links(p);
 }
 
 /* ---- checkpoint phases ------------------------------------------------ */
@@ -423,6 +431,7 @@ int proxy_paused(struct proxy *p, uint64_t seq, bool has_rx, uint64_t rx)
 			       consumed > 0 ? (uint64_t)consumed : 0))
 		log_warn("peer link full: snapshot %llu not marked",
 			 (unsigned long long)seq);
+	flush_links(p);
 	return 0;
 }
 
@@ -492,6 +501,7 @@ int proxy_loaded(struct proxy *p, uint64_t seq)
 	}
 	if (p->peer.fd >= 0)
 		link_send_control(&p->peer, LINK_CTL_LOADED, seq, 0);
+	flush_links(p);
 	return 0;
 }
 

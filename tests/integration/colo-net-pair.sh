@@ -63,17 +63,26 @@ if len(k)>1: v=[c["count"] for c in v if c["name"]==k[1]][0]
 print(v)' "$1" "$2"
 }
 
-step "create on A, COLO with B"
-expect_rc 0 xl a create "$TMP/web.xml"
-wait_for 20 grep -q "KV-READY" "$CA" || fail "guest not ready: $(cat "$CA")"
-[ "$(rcli set before-colo 1)" = OK ] || fail "SET before COLO"
-expect_rc 0 xl a colo start web 198.51.100.2
-wait_for 10 bash -c "COLO_RUN_DIR=$TMP/b/run $XL list | grep -Eq '^web .* r----- .*secondary\$'" ||
-	fail "no running secondary on B: $(xl b list)"
-wait_for 10 bash -c "COLO_RUN_DIR=$TMP/a/run $XL --json colo stats --net web | grep -q '\"peer-connected\": *true'" ||
-	fail "netproxies not linked: $(np_stats a)"
-sleep 1
-
+# web_create: the guest on A, unprotected.  colo_net_up: into COLO with B,
+# netproxies linked.  Sourcing does both unless COLO_NET_PAIR_MANUAL.
+web_create() {
+	expect_rc 0 xl a create "$TMP/web.xml"
+	wait_for 20 grep -q "KV-READY" "$CA" || fail "guest not ready: $(cat "$CA")"
+}
+colo_net_up() {
+	expect_rc 0 xl a colo start web 198.51.100.2
+	wait_for 10 bash -c "COLO_RUN_DIR=$TMP/b/run $XL list | grep -Eq '^web .* r----- .*secondary\$'" ||
+		fail "no running secondary on B: $(xl b list)"
+	wait_for 10 bash -c "COLO_RUN_DIR=$TMP/a/run $XL --json colo stats --net web | grep -q '\"peer-connected\": *true'" ||
+		fail "netproxies not linked: $(np_stats a)"
+	sleep 1
+}
+if [ -z "${COLO_NET_PAIR_MANUAL:-}" ]; then
+	step "create on A, COLO with B"
+	web_create
+	[ "$(rcli set before-colo 1)" = OK ] || fail "SET before COLO"
+	colo_net_up
+fi
 
 # kill_host_with_clients a|b MODE: one redis-cli loops INCR over one
 # connection, another opens a connection per INCR; then every process of
