@@ -197,6 +197,10 @@ int proxy_start_primary(struct proxy *p, const char *host, int port)
 	snprintf(p->peer_host, sizeof(p->peer_host), "%s", host);
 	p->peer_port = port;
 	link_close(&p->peer, "peer changed");
+	/* A proxy that was a primary before (COLO ended, then started
+	 * again) compares afresh from the next snapshot. */
+	cmp_set_passthrough(&p->cmp, false, util_mono_us());
+	p->holding = false;
 	p->mode = PROXY_PRIMARY;
 	p->next_connect_us = 0;
 	log_info("primary: mirroring to %s:%d", host, port);
