@@ -11,7 +11,8 @@
 #include "log.h"
 
 #define CTL_LEN 20
-#define IN_MAX (4 + FRAME_MAX)
+#define VNET_HDR_MAX 64		/* virtio_net_hdr_v1 is 12 bytes */
+#define IN_MAX (8 + VNET_HDR_MAX + FRAME_MAX)
 
 int link_init(struct np_link *l, const char *name, bool control)
 {
@@ -71,18 +72,27 @@ static int parse(struct np_link *l, const struct link_ops *ops, void *opaque)
 			off += 4 + CTL_LEN;
 			continue;
 		}
-		if (len < FRAME_MIN || len > FRAME_MAX) {
+		uint32_t hl = 4, vh = 0;
+
+		if (l->vnet_hdr) {
+			if (l->in_len - off < 8)
+				break;
+			hl = 8;
+			vh = frame_get32(p + 4);
+		}
+		if (len > FRAME_MAX + VNET_HDR_MAX || vh > VNET_HDR_MAX ||
+		    len < vh + FRAME_MIN || len - vh > FRAME_MAX) {
 			l->bad++;
-			log_warn("%s: frame length %u is invalid; dropping the "
-				 "connection", l->name, len);
+			log_warn("%s: frame length %u (header %u) is invalid; "
+				 "dropping the connection", l->name, len, vh);
 			link_close(l, "bad framing");
 			return -EPROTO;
 		}
-		if (l->in_len - off - 4 < len)
+		if (l->in_len - off - hl < len)
 			break;
 		l->frames_in++;
-		ops->frame(opaque, p + 4, len);
-		off += 4 + len;
+		ops->frame(opaque, p + hl + vh, len - vh);
+		off += hl + len;
 	}
 	memmove(l->in, l->in + off, l->in_len - off);
 	l->in_len -= off;
@@ -116,7 +126,7 @@ int link_read(struct np_link *l, const struct link_ops *ops, void *opaque)
 
 bool link_room(const struct np_link *l, size_t len)
 {
-	return l->fd >= 0 && l->out_len + 4 + len <= LINK_OUT_MAX;
+	return l->fd >= 0 && l->out_len + 8 + len <= LINK_OUT_MAX;
 }
 
 static bool put(struct np_link *l, const void *hdr, size_t hlen,
@@ -139,10 +149,10 @@ static bool put(struct np_link *l, const void *hdr, size_t hlen,
 
 bool link_send(struct np_link *l, const uint8_t *f, size_t len)
 {
-	uint8_t h[4];
+	uint8_t h[8] = { 0 };
 
 	frame_put32(h, (uint32_t)len);
-	if (!put(l, h, 4, f, len))
+	if (!put(l, h, l->vnet_hdr ? 8 : 4, f, len))
 		return false;
 	l->frames_out++;
 	return true;

@@ -2,7 +2,9 @@
  * the other host's netproxy.  Frames are a 4-byte big-endian length and
  * the Ethernet frame, as QEMU's colo-compare chardevs frame them.  On the
  * peer link only, a length of zero introduces a 20-byte control record
- * (type u32, a u64, b u64, big-endian), which QEMU never sends. */
+ * (type u32, a u64, b u64, big-endian), which QEMU never sends.  With
+ * vnet_hdr, every frame's length is followed by its header's length, as
+ * QEMU's colo-compare chardevs do with vnet_hdr_support. */
 #ifndef NP_LINK_H
 #define NP_LINK_H
 
@@ -21,6 +23,10 @@ struct np_link {
 	const char *name;	/* for messages */
 	int fd;			/* -1 when down */
 	bool control;		/* control records allowed */
+	/* QEMU's vnet_hdr_support framing: a second 4-byte length (of a
+	 * virtio-net header that starts the frame) follows the first.  The
+	 * header is stripped on input; output carries none (length 0). */
+	bool vnet_hdr;
 	uint8_t *in;
 	size_t in_len;
 	uint8_t *out;

@@ -31,6 +31,7 @@ struct opts {
 	const char *mode, *peer, *peer_listen, *port_file, *ctl, *helper;
 	const char *pidfile, *log_target;
 	int level;
+	bool vnet_hdr;
 	struct proxy_cfg cfg;
 };
 
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 "  --nic N                  this card's index in the domain (default 0)\n"
 "  --compare-timeout MS     (default 100)   --max-queue N (default 2048)\n"
 "  --max-conns N            (default 16384)\n"
+"  --vnet-hdr               peer link framing with QEMU's vnet_hdr_len\n"
 "  --pidfile FILE --log TARGET --log-level LEVEL\n");
 }
 
@@ -77,6 +79,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "compare-timeout", required_argument, NULL, 'T' },
 		{ "max-queue", required_argument, NULL, 'q' },
 		{ "max-conns", required_argument, NULL, 'C' },
+		{ "vnet-hdr", no_argument, NULL, 'V' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -96,6 +99,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'F': o->port_file = optarg; break;
 		case 'c': o->ctl = optarg; break;
 		case 'H': o->helper = optarg; break;
+		case 'V': o->vnet_hdr = true; break;
 		case 'p': o->pidfile = optarg; break;
 		case 'L': o->log_target = optarg; break;
 		case 'l': o->level = log_level_parse(optarg); break;
@@ -330,6 +334,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "colo-netproxy: %s\n", err);
 		goto out;
 	}
+	p->peer.vnet_hdr = o.vnet_hdr;
 	if (o.ctl) {
 		zctx = zmq_ctx_new();
 		ctl = ctl_bind(zctx, ZMQ_ROUTER, o.ctl, &zerr);

@@ -1,11 +1,15 @@
-/* libFuzzer target: netproxy's frame parser, comparator and rewriter, fed
- * a script of operations: [op u8][len u16 BE][frame] for frames, [op] for
- * checkpoint events.  Checks the parser's offsets and the comparator's
+/* libFuzzer target: netproxy's frame parser, comparator and rewriter, and
+ * the framed-link parser, fed a script of operations: [op u8][len u16 BE]
+ * [bytes] for frames and link input, [op] for checkpoint events.  Checks the parser's offsets and the comparator's
  * accounting after every step. */
 #include "config.h"
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "compare.h"
+#include "link.h"
 #include "rewriter.h"
 
 static uint64_t released, primary_in;
@@ -50,6 +54,43 @@ static void check_counts(struct comparator *c)
 		abort();
 }
 
+static void link_frame(void *opaque, uint8_t *f, size_t len)
+{
+	(void)opaque;
+	if (len < FRAME_MIN || len > FRAME_MAX)
+		abort();	/* the link must never pass these on */
+	check_parse(f, len);
+}
+
+static void link_control(void *opaque, uint32_t t, uint64_t a, uint64_t b)
+{
+	(void)opaque;
+	(void)t;
+	(void)a;
+	(void)b;
+}
+
+/* Bytes arriving on a peer link (vnet_hdr framing or not). */
+static void feed_link(const uint8_t *b, size_t len, bool vnet)
+{
+	static const struct link_ops ops = { link_frame, link_control };
+	struct np_link l;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ||
+	    link_init(&l, "fuzz", true) < 0)
+		abort();
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	l.vnet_hdr = vnet;
+	link_attach(&l, sv[1]);
+	if (len && write(sv[0], b, len) != (ssize_t)len)
+		abort();
+	close(sv[0]);
+	while (link_read(&l, &ops, NULL) == 0 && l.fd >= 0)
+		;
+	link_fini(&l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cmp_config cfg = { 8, 8, 1000 };
@@ -63,11 +104,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    rw_init(&rw, 8, on_inject, NULL) < 0)
 		abort();
 	while (at < size) {
-		uint8_t op = data[at++] % 10;
+		uint8_t op = data[at++] % 12;
 		uint8_t frame[FRAME_MAX];
 		size_t len = 0;
 
-		if (op <= 3) {
+		if (op <= 3 || op >= 10) {
 			if (size - at < 2)
 				break;
 			len = (size_t)data[at] << 8 | data[at + 1];
@@ -112,6 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 9:
 			cmp_set_passthrough(&c, !c.passthrough, now);
+			break;
+		case 10:
+		case 11:
+			feed_link(frame, len, op == 11);
 			break;
 		}
 		check_counts(&c);

@@ -93,3 +93,7 @@ grep -h "mismatch: udp" "$TMP"/a/state/log/web-net0.log | head -5
 
 step "kill the primary host while two clients run"
 kill_host_with_clients a failover
+# The survivor's own count of UDP frames: the same as the PVM's.
+[ "$(info_field udp_echo_frames)" = "$u1" ] ||
+	fail "the survivor counted $(info_field udp_echo_frames) UDP frames, the PVM $u1"
+echo "   the survivor counted $u1 UDP frames, as the PVM did"

@@ -14,6 +14,7 @@ void unit_suite_util(void);
 void unit_suite_frame(void);
 void unit_suite_compare(void);
 void unit_suite_rewriter(void);
+void unit_suite_link(void);
 
 /* Adds a suite with its tests; aborts the run if CUnit cannot. */
 struct unit_case {
