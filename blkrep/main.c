@@ -1,6 +1,6 @@
-/* colo-blkrep: serves a disk image over NBD.  This release is the NBD
- * server and the raw image; replication, the secondary's overlays,
- * quorum and resync build on it (colo-blkrep(8)). */
+/* colo-blkrep: serves a disk image over NBD, as a primary replicating
+ * its writes, or as a secondary with the active and hidden overlays of
+ * COLO (colo-blkrep(8)). */
 #include "config.h"
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <zmq.h>
+#include "blkrep_ctl.h"
 #include "image.h"
 #include "log.h"
 #include "nbd_server.h"
@@ -28,6 +30,7 @@
 struct server {
 	struct image img;
 	struct nbd_export exp;
+	struct nbd_export svm_exp;	/* secondary mode: the SVM's view */
 	int lfd;
 	char *unix_path;
 	int max_clients;
@@ -95,6 +98,7 @@ static void usage(FILE *f)
 		"Usage: colo-blkrep --image FILE (--unix PATH | --listen HOST:PORT)\n"
 		"                   [--export NAME] [--read-only] [--max-clients N]\n"
 		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
+		"                   [--secondary DIR] [--ctl ENDPOINT] [--peer-ctl ENDPOINT]\n"
 		"                   [--log TARGET] [--log-level LEVEL]\n"
 		"Serves a raw disk image over NBD (colo-blkrep(8)).\n");
 }
@@ -228,6 +232,9 @@ int main(int argc, char **argv)
 		{ "dirty-map", required_argument, NULL, 'D' },
 		{ "resync-full", no_argument, NULL, 'F' },
 		{ "max-clients", required_argument, NULL, 'm' },
+		{ "secondary", required_argument, NULL, 'S' },
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "peer-ctl", required_argument, NULL, 'P' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -235,7 +242,12 @@ int main(int argc, char **argv)
 	};
 	struct server s = { .max_clients = DEFAULT_MAX_CLIENTS, .lfd = -1 };
 	const char *image = NULL, *unix_path = NULL, *tcp = NULL;
-	const char *replicate = NULL, *dirty = NULL;
+	const char *replicate = NULL, *dirty = NULL, *sec_dir = NULL;
+	const char *ctl_ep = NULL;
+	struct blkrep_ctl bc;
+	struct secondary sec;
+	void *zctx = NULL, *ctl = NULL;
+	int zerr = 0;
 	char dirty_default[4200];
 	struct replica rep;
 	struct resync_job job = { .full = false };
@@ -246,8 +258,9 @@ int main(int argc, char **argv)
 	long long v;
 	int c, lvl;
 
+	memset(&bc, 0, sizeof(bc));
 	s.exp.name = "";
-	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:h", opts,
+	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:P:", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
@@ -258,6 +271,9 @@ int main(int argc, char **argv)
 		case 'R': replicate = optarg; break;
 		case 'D': dirty = optarg; break;
 		case 'F': job.full = true; break;
+		case 'S': sec_dir = optarg; break;
+		case 'c': ctl_ep = optarg; break;
+		case 'P': bc.peer = optarg; break;
 		case 'm':
 			if (util_parse_ll(optarg, 1, 1024, &v) < 0) {
 				fprintf(stderr, "colo-blkrep: --max-clients "
@@ -305,6 +321,32 @@ int main(int argc, char **argv)
 		job.rep = &rep;
 		job.img = &s.img;
 	}
+	if (sec_dir && (replicate || ro)) {
+		fprintf(stderr, "colo-blkrep: --secondary excludes --replicate "
+			"and --read-only\n");
+		return 2;
+	}
+	if (sec_dir) {
+		/* Two exports: the primary's writes, and the SVM's view. */
+		if (sec_open(&sec, &s.img, sec_dir, err, sizeof(err)) < 0) {
+			fprintf(stderr, "colo-blkrep: %s\n", err);
+			return 1;
+		}
+		s.exp.sec = &sec;
+		s.svm_exp = (struct nbd_export){ "svm", &s.img, NULL, &sec,
+						 true, NULL };
+		s.exp.next = &s.svm_exp;
+		bc.sec = &sec;
+	}
+	if (ctl_ep) {
+		zctx = zmq_ctx_new();
+		ctl = ctl_bind(zctx, ZMQ_ROUTER, ctl_ep, &zerr);
+		if (!ctl) {
+			fprintf(stderr, "colo-blkrep: %s: %s\n", ctl_ep,
+				strerror(-zerr));
+			return 1;
+		}
+	}
 	s.lfd = unix_path ? listen_unix(&s, unix_path) : listen_tcp(tcp);
 	if (s.lfd < 0)
 		return 1;
@@ -319,16 +361,27 @@ int main(int argc, char **argv)
 		 (unsigned long long)s.img.size, ro ? ", read-only" : "",
 		 unix_path ? unix_path : tcp);
 	while (!quit) {
-		struct pollfd pf = { s.lfd, POLLIN, 0 };
+		zmq_pollitem_t it[2] = {
+			{ NULL, s.lfd, ZMQ_POLLIN, 0 }, { ctl, 0, ZMQ_POLLIN, 0 },
+		};
 
-		if (poll(&pf, 1, 200) > 0)
-			accept_one(&s);
+		if (zmq_poll(it, ctl ? 2 : 1, 200) > 0) {
+			if (it[0].revents & ZMQ_POLLIN)
+				accept_one(&s);
+			if (ctl && (it[1].revents & ZMQ_POLLIN))
+				ctl_serve_one(ctl, blkrep_ctl_dispatch, &bc);
+		}
 		if (resync_wanted && job.rep) {
 			resync_wanted = 0;
 			start_resync(&job);
 		}
 	}
 	log_info("stopping");
+	blkrep_ctl_fini(&bc);
+	if (ctl)
+		zmq_close(ctl);
+	if (zctx)
+		zmq_ctx_term(zctx);
 	while (atomic_load(&job.running))	/* it holds the replica */
 		util_sleep_ms(10);
 	close(s.lfd);
@@ -336,6 +389,8 @@ int main(int argc, char **argv)
 		unlink(s.unix_path);
 	free(s.unix_path);
 	image_flush(&s.img);
+	if (s.exp.sec)
+		sec_close(&sec);
 	if (s.exp.rep) {
 		if (replica_degraded(&rep))
 			log_warn("degraded: %llu blocks of %u KiB to resync",

@@ -9,12 +9,14 @@
 #include <unistd.h>
 #include "nbd_proto.h"
 #include "nbd_server.h"
+#include "secondary.h"
 #include "replica.h"
 #include "util.h"
 
 struct conn {
 	int in, out;
-	const struct nbd_export *e;
+	const struct nbd_export *first;	/* every export on the server */
+	const struct nbd_export *e;	/* the one the client chose */
 	struct nbd_conn_stats *st;
 	bool no_zeroes;
 	uint8_t *buf;		/* grows to the largest payload seen */
@@ -110,9 +112,16 @@ static uint16_t transmission_flags(const struct nbd_export *e)
 	return f;
 }
 
-static bool name_matches(const struct nbd_export *e, const char *name)
+/* The export a client names ("" is the first); it becomes the
+ * connection's. */
+static bool name_matches(struct conn *c, const char *name)
 {
-	return !name[0] || strcmp(name, e->name) == 0;
+	for (const struct nbd_export *e = c->first; e; e = e->next)
+		if (!name[0] || strcmp(name, e->name) == 0) {
+			c->e = e;
+			return true;
+		}
+	return false;
 }
 
 /* NBD_OPT_INFO and NBD_OPT_GO: u32 name length, name, u16 count, u16
@@ -136,7 +145,7 @@ static int opt_info(struct conn *c, uint32_t opt, const uint8_t *d,
 				 "malformed INFO/GO request");
 	memcpy(name, d + 4, nlen);
 	name[nlen] = 0;
-	if (strlen(name) != nlen || !name_matches(c->e, name))
+	if (strlen(name) != nlen || !name_matches(c, name))
 		return opt_error(c, opt, NBD_REP_ERR_UNKNOWN, "no such export");
 	for (uint16_t i = 0; i < nreq; i++)
 		if (nbd_get16(d + 6 + nlen + 2u * i) == NBD_INFO_BLOCK_SIZE)
@@ -165,7 +174,7 @@ static int opt_export_name(struct conn *c, const uint8_t *d, uint32_t len)
 
 	memcpy(name, d, len);
 	name[len] = 0;
-	if (strlen(name) != len || !name_matches(c->e, name))
+	if (strlen(name) != len || !name_matches(c, name))
 		return fail(c, -EPROTO, "client asked for unknown export ",
 			    name);
 	memset(r, 0, sizeof(r));
@@ -205,12 +214,14 @@ static int one_option(struct conn *c)
 		if (len)
 			return opt_error(c, opt, NBD_REP_ERR_INVALID,
 					 "LIST takes no data");
-		nlen = strnlen(c->e->name, 256);
-		nbd_put32(srv, (uint32_t)nlen);
-		memcpy(srv + 4, c->e->name, nlen);
-		if (opt_reply(c, opt, NBD_REP_SERVER, srv,
-			      (uint32_t)(4 + nlen)) < 0)
-			return -EPIPE;
+		for (const struct nbd_export *e = c->first; e; e = e->next) {
+			nlen = strnlen(e->name, 256);
+			nbd_put32(srv, (uint32_t)nlen);
+			memcpy(srv + 4, e->name, nlen);
+			if (opt_reply(c, opt, NBD_REP_SERVER, srv,
+				      (uint32_t)(4 + nlen)) < 0)
+				return -EPIPE;
+		}
 		return opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
 	case NBD_OPT_INFO:
 	case NBD_OPT_GO:
@@ -269,6 +280,45 @@ static int errno_to_nbd(int rc)
 	}
 }
 
+/* The secondary's exports: the primary's writes, or the SVM's view. */
+static int execute_secondary(struct conn *c, const struct nbd_request *r,
+			     bool fua)
+{
+	struct secondary *sec = c->e->sec;
+	bool svm = c->e->svm;
+	int rc = 0;
+
+	switch (r->type) {
+	case NBD_CMD_READ:
+		rc = svm ? sec_svm_read(sec, c->buf, r->length, r->offset) :
+		     image_read(c->e->img, c->buf, r->length, r->offset);
+		if (rc == 0)
+			c->st->bytes_read += r->length;
+		return reply(c, r, rc ? errno_to_nbd(rc) : 0, c->buf,
+			     r->length);
+	case NBD_CMD_WRITE:
+		if (get(c, c->buf, r->length) < 0)
+			return -EPIPE;
+		rc = svm ? sec_svm_write(sec, c->buf, r->length, r->offset, fua) :
+		     sec_primary_write(sec, c->buf, r->length, r->offset, fua);
+		if (rc == 0)
+			c->st->bytes_written += r->length;
+		break;
+	case NBD_CMD_FLUSH:
+		rc = svm ? sec_svm_flush(sec) : sec_primary_flush(sec);
+		break;
+	case NBD_CMD_TRIM:
+		break;	/* advisory: keeping the data is always correct */
+	case NBD_CMD_WRITE_ZEROES:
+		rc = svm ? sec_svm_zero(sec, r->length, r->offset, fua) :
+		     sec_primary_zero(sec, r->length, r->offset, fua);
+		break;
+	case NBD_CMD_CACHE:
+		break;
+	}
+	return reply(c, r, rc ? errno_to_nbd(rc) : 0, NULL, 0);
+}
+
 static int execute(struct conn *c, const struct nbd_request *r)
 {
 	struct image *img = c->e->img;
@@ -282,6 +332,8 @@ static int execute(struct conn *c, const struct nbd_request *r)
 			return -EPIPE;
 		return reply(c, r, NBD_ENOMEM, NULL, 0);
 	}
+	if (c->e->sec)
+		return execute_secondary(c, r, fua);
 	switch (r->type) {
 	case NBD_CMD_READ:	/* reads are served locally */
 		rc = image_read(img, c->buf, r->length, r->offset);
@@ -359,7 +411,7 @@ int nbd_serve(int in, int out, const struct nbd_export *e,
 		struct nbd_conn_stats *st, char *why, size_t whylen)
 {
 	struct conn c = {
-		.in = in, .out = out, .e = e, .st = st, .why = why,
+		.in = in, .out = out, .first = e, .e = e, .st = st, .why = why,
 		.whylen = whylen,
 	};
 	int rc;

@@ -8,11 +8,15 @@
 #include "image.h"
 
 struct replica;
+struct secondary;
 
 struct nbd_export {
-	const char *name;	/* "" matches too: the default export */
+	const char *name;	/* "" matches the first export */
 	struct image *img;
 	struct replica *rep;	/* primary mode: the secondary, or NULL */
+	struct secondary *sec;	/* secondary mode: the three layers */
+	bool svm;		/* ...this export is the SVM's view of them */
+	const struct nbd_export *next;	/* more exports on the server */
 };
 
 struct nbd_conn_stats {

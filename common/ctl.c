@@ -518,3 +518,18 @@ void *ctl_subscribe(void *zctx, const char *endpoint, int timeout_ms,
 		}
 	}
 }
+
+void ctl_serve_one(void *sock, ctl_dispatch_fn fn, void *opaque)
+{
+	struct ctl_incoming in;
+	json_t *reply;
+	bool executed;
+
+	if (ctl_recv(sock, &in) < 0)
+		return;
+	reply = ctl_process(zmq_msg_data(&in.payload),
+			    zmq_msg_size(&in.payload), fn, opaque, &executed);
+	ctl_send_reply(sock, &in, reply);
+	json_decref(reply);
+	ctl_incoming_fini(&in);
+}

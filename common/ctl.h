@@ -47,6 +47,9 @@ int ctl_send_reply(void *sock, struct ctl_incoming *in, json_t *msg);
  * reply of the right class.  *executed tells whether fn ran. */
 json_t *ctl_process(const void *data, size_t len, ctl_dispatch_fn fn,
 		void *opaque, bool *executed);
+/* Receives one request on a ROUTER socket, runs it through fn and sends
+ * the reply: the whole loop body of a small server. */
+void ctl_serve_one(void *sock, ctl_dispatch_fn fn, void *opaque);
 
 json_t *ctl_reply_error(enum error_class cls, const char *desc, json_t *id);
 

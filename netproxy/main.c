@@ -221,22 +221,6 @@ static int listen_peer(const char *spec, const char *port_file)
 	return fd;
 }
 
-static void serve_ctl(void *sock, struct proxy *p)
-{
-	struct ctl_incoming in;
-	json_t *reply;
-	bool executed;
-
-	if (ctl_recv(sock, &in) < 0)
-		return;
-	reply = ctl_process(zmq_msg_data(&in.payload),
-			    zmq_msg_size(&in.payload), proxy_ctl_dispatch, p,
-			    &executed);
-	ctl_send_reply(sock, &in, reply);
-	json_decref(reply);
-	ctl_incoming_fini(&in);
-}
-
 static void run(struct proxy *p, void *ctl)
 {
 	while (!quit) {
@@ -265,7 +249,7 @@ static void run(struct proxy *p, void *ctl)
 		if (zmq_poll(it, n, 10) < 0 && errno != EINTR)
 			break;
 		if (ctl && (it[0].revents & ZMQ_POLLIN))
-			serve_ctl(ctl, p);
+			ctl_serve_one(ctl, proxy_ctl_dispatch, p);
 		if (it[tap].revents & ZMQ_POLLIN)
 			proxy_on_tap(p);
 		if (guest >= 0 && (it[guest].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))

@@ -111,10 +111,14 @@ def render(schema, date, version):
         'netproxy': ['colo-netproxy serves these, with the phase',
                      'notifications, on its control socket',
                      '.Pq Fl -ctl .'],
+        'blkrep': ['colo-blkrep serves these, with the phase',
+                   'notifications, on its control socket',
+                   '.Pq Fl -ctl .'],
     }
     for server, title in (('colod', None), ('helper', 'HELPER COMMANDS'),
                           ('phase', 'PHASE NOTIFICATIONS'),
-                          ('netproxy', 'NETPROXY COMMANDS')):
+                          ('netproxy', 'NETPROXY COMMANDS'),
+                          ('blkrep', 'BLKREP COMMANDS')):
         if title:
             o.append('.Sh %s' % title)
             o += intro[server]

@@ -56,7 +56,7 @@ class Entity:
         self.server = 'colod'
 
 
-SERVERS = ('colod', 'helper', 'phase', 'netproxy')
+SERVERS = ('colod', 'helper', 'phase', 'netproxy', 'blkrep')
 
 
 class _Lexer:

@@ -1,0 +1,138 @@
+/* Phase notifications for blkrep.  On a primary, paused marks the epoch
+ * boundary at the secondary's colo-blkrep and replies only once it is
+ * acknowledged: the helper resumes the PVM after every listener
+ * answered, so no write of the new epoch can overtake the mark.  On a
+ * secondary, loaded drops what checkpoint N covers and exit with a
+ * takeover commits the SVM's view. */
+#include "config.h"
+#include <errno.h>
+#include <string.h>
+#include "blkrep_ctl.h"
+#include "colo-qapi-blkrep.h"
+#include "colo-qapi-client.h"
+#include "colo-qapi-phase.h"
+#include "log.h"
+
+#define PEER_TIMEOUT_MS 2000
+
+static int mark_boundary(struct blkrep_ctl *b, uint64_t seq,
+			 struct colo_error *err)
+{
+	struct qmp_blkrep_boundary_args a = { .seq = (int64_t)seq };
+	int rc;
+
+	if (!b->peer_open) {
+		rc = ctl_client_open(&b->peer_c, b->peer, PEER_TIMEOUT_MS);
+		if (rc < 0) {
+			colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
+				       "cannot reach the secondary's blkrep at "
+				       "%s", b->peer);
+			return rc;
+		}
+		b->peer_open = true;
+	}
+	rc = qmpc_blkrep_boundary(&b->peer_c, &a, err);
+	if (rc < 0) {
+		/* A REQ socket that timed out is stuck: start over. */
+		ctl_client_close(&b->peer_c);
+		b->peer_open = false;
+	}
+	return rc;
+}
+
+static int fail_io(struct colo_error *err, int rc, const char *what)
+{
+	colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s: %s", what,
+		       strerror(-rc));
+	return rc;
+}
+
+int qmp_colo_phase(void *opaque, const struct qmp_colo_phase_args *a,
+		   struct colo_error *err)
+{
+	struct blkrep_ctl *b = opaque;
+	int rc = 0;
+
+	if (a->seq < 0) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "seq must not be negative");
+		return -EINVAL;
+	}
+	switch (a->phase) {
+	case COLO_PHASE_PAUSED:
+		if (b->peer)
+			rc = mark_boundary(b, (uint64_t)a->seq, err);
+		break;
+	case COLO_PHASE_LOADED:
+		if (b->sec && (rc = sec_loaded(b->sec, (uint64_t)a->seq)) < 0)
+			return fail_io(err, rc, "dropping the overlays");
+		break;
+	case COLO_PHASE_EXIT:
+		if (b->sec && a->has_takeover && a->takeover) {
+			rc = sec_commit(b->sec);
+			if (rc < 0)
+				return fail_io(err, rc, "failover commit");
+			log_info("took over: the SVM's view is now the disk");
+		}
+		break;
+	default:
+		break;
+	}
+	return rc;
+}
+
+int qmp_blkrep_boundary(void *opaque, const struct qmp_blkrep_boundary_args *a,
+			struct colo_error *err)
+{
+	struct blkrep_ctl *b = opaque;
+
+	if (!b->sec) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "this colo-blkrep is not a secondary");
+		return -EINVAL;
+	}
+	if (a->seq < 0) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "seq must not be negative");
+		return -EINVAL;
+	}
+	return sec_boundary(b->sec, (uint64_t)a->seq);
+}
+
+int qmp_blkrep_query_stats(void *opaque, struct blkrep_stats *r,
+			   struct colo_error *err)
+{
+	struct blkrep_ctl *b = opaque;
+	struct secondary *s = b->sec;
+
+	if (!s) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "this colo-blkrep is not a secondary");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&s->lock);
+	r->epoch = (int64_t)s->epoch;
+	r->loaded = (int64_t)s->loaded;
+	r->taken_over = s->taken_over;
+	r->active_blocks = (int64_t)s->active.live;
+	r->hidden_blocks = (int64_t)s->hidden.live;
+	r->pre_images = (int64_t)s->pre_images;
+	r->commits = (int64_t)s->commits;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+json_t *blkrep_ctl_dispatch(void *opaque, const char *name, json_t *args,
+			    struct colo_error *err)
+{
+	if (!strcmp(name, "colo-phase"))
+		return phase_dispatch(opaque, name, args, err);
+	return blkrep_dispatch(opaque, name, args, err);
+}
+
+void blkrep_ctl_fini(struct blkrep_ctl *b)
+{
+	if (b->peer_open)
+		ctl_client_close(&b->peer_c);
+	b->peer_open = false;
+}

@@ -1,0 +1,23 @@
+/* colo-blkrep's control socket: checkpoint phases from the helper, and
+ * the epoch boundary from the primary's colo-blkrep. */
+#ifndef COLO_BLKREP_CTL_H
+#define COLO_BLKREP_CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include "ctl.h"
+#include "error.h"
+#include "secondary.h"
+
+struct blkrep_ctl {
+	struct secondary *sec;	/* secondary mode, else NULL */
+	const char *peer;	/* primary: the secondary's control socket */
+	struct ctl_client peer_c;
+	bool peer_open;
+};
+
+json_t *blkrep_ctl_dispatch(void *opaque, const char *name, json_t *args,
+			    struct colo_error *err);
+void blkrep_ctl_fini(struct blkrep_ctl *b);
+
+#endif

@@ -1,0 +1,321 @@
+/* The secondary's three-layer disk.  One lock serialises everything: the
+ * primary's writes, the SVM's I/O and the checkpoint events must see
+ * each other whole (a pre-image taken while an SVM read is half done
+ * would tear it). */
+#include "config.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "secondary.h"
+
+#define BLK OVL_BLOCK
+
+/* Reads block b of the secondary disk; the last block of a disk whose
+ * size is not a multiple of BLK is padded with zeros. */
+static int disk_block(struct secondary *s, uint64_t b, uint8_t *data)
+{
+	uint64_t off = b * BLK, n = BLK;
+
+	if (off + n > s->disk->size) {
+		n = s->disk->size - off;
+		memset(data + n, 0, BLK - n);
+	}
+	return image_read(s->disk, data, n, off);
+}
+
+/* The SVM's view of block b: active, else the oldest pre-image, else
+ * the disk. */
+static int view_block(struct secondary *s, uint64_t b, uint8_t *data)
+{
+	int rc;
+
+	if (!s->taken_over) {
+		rc = ovl_read(&s->active, b, false, data);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		rc = ovl_read(&s->hidden, b, true, data);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+	return disk_block(s, b, data);
+}
+
+static int commit_block(void *opaque, uint64_t b, const void *data)
+{
+	struct secondary *s = opaque;
+	uint64_t off = b * BLK, n = BLK;
+
+	if (off + n > s->disk->size)
+		n = s->disk->size - off;
+	return image_write(s->disk, data, n, off, false);
+}
+
+/* Hidden first, then active over it: rerunning it after a crash writes
+ * the same bytes again, so it can simply start over. */
+static int commit_locked(struct secondary *s)
+{
+	int rc = ovl_set_flags(&s->active, OVL_F_COMMITTING);
+
+	if (rc == 0)
+		rc = ovl_each(&s->hidden, true, commit_block, s);
+	/* Test knob (colo-blkrep(8)): die half way, to test the resume. */
+	if (rc == 0 && getenv("COLO_BLKREP_TEST_CRASH_COMMIT")) {
+		log_warn("test: SIGKILL in the middle of the commit");
+		raise(SIGKILL);
+	}
+	if (rc == 0)
+		rc = ovl_each(&s->active, false, commit_block, s);
+	if (rc == 0)
+		rc = image_flush(s->disk);
+	if (rc == 0)
+		rc = ovl_drop(&s->hidden, UINT64_MAX);
+	if (rc == 0)
+		rc = ovl_sync(&s->hidden);
+	if (rc == 0)
+		rc = ovl_drop(&s->active, UINT64_MAX);
+	if (rc == 0)
+		rc = ovl_set_flags(&s->active, 0);
+	if (rc == 0) {
+		s->taken_over = true;
+		s->commits++;
+	}
+	return rc;
+}
+
+int sec_open(struct secondary *s, struct image *disk, const char *dir,
+	     char *err, size_t errlen)
+{
+	char path[4096];
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->active.fd = s->hidden.fd = -1;
+	s->disk = disk;
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(path, sizeof(path), "%s/active.ovl", dir);
+	rc = ovl_open(&s->active, path, disk->size, err, errlen);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/hidden.ovl", dir);
+	rc = ovl_open(&s->hidden, path, disk->size, err, errlen);
+	if (rc < 0) {
+		ovl_close(&s->active);
+		return rc;
+	}
+	s->epoch = ovl_max_epoch(&s->hidden);
+	if (s->epoch == 0)
+		s->epoch = 1;
+	if (s->active.flags & OVL_F_COMMITTING) {
+		log_warn("%s: finishing a failover commit that was interrupted",
+			 dir);
+		rc = commit_locked(s);
+		if (rc < 0) {
+			snprintf(err, errlen, "%s: cannot finish the commit: %s",
+				 dir, strerror(-rc));
+			sec_close(s);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void sec_close(struct secondary *s)
+{
+	ovl_close(&s->active);
+	ovl_close(&s->hidden);
+	pthread_mutex_destroy(&s->lock);
+}
+
+/* Copy-before-write: the old contents of each block in the range go to
+ * the hidden overlay once per epoch, durably before the disk changes. */
+static int save_pre_images(struct secondary *s, uint64_t len, uint64_t off)
+{
+	uint8_t *data = malloc(BLK);
+	bool saved = false;
+	int rc = data ? 0 : -ENOMEM;
+
+	for (uint64_t b = off / BLK; rc == 0 && len && b <= (off + len - 1) / BLK;
+	     b++) {
+		if (ovl_has(&s->hidden, b, s->epoch))
+			continue;
+		rc = disk_block(s, b, data);
+		if (rc == 0)
+			rc = ovl_put(&s->hidden, b, s->epoch, data);
+		saved = true;
+		s->pre_images++;
+	}
+	if (rc == 0 && saved)
+		rc = ovl_sync(&s->hidden);
+	free(data);
+	return rc;
+}
+
+int sec_primary_write(struct secondary *s, const void *buf, size_t len,
+		      uint64_t off, bool fua)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = s->taken_over ? -EROFS : save_pre_images(s, len, off);
+	if (rc == 0)
+		rc = image_write(s->disk, buf, len, off, fua);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int sec_primary_zero(struct secondary *s, uint64_t len, uint64_t off,
+		     bool fua)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = s->taken_over ? -EROFS : save_pre_images(s, len, off);
+	/* Holes would be fine for the disk, but the pre-images above must
+	 * not be punched: zero the range itself. */
+	if (rc == 0)
+		rc = image_zero(s->disk, len, off, true, fua);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int sec_primary_flush(struct secondary *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = image_flush(s->disk);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int sec_svm_read(struct secondary *s, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *data = malloc(BLK), *out = buf;
+	int rc = data ? 0 : -ENOMEM;
+
+	pthread_mutex_lock(&s->lock);
+	while (rc == 0 && len) {
+		uint64_t b = off / BLK, in = off % BLK;
+		size_t n = BLK - in < len ? BLK - in : len;
+
+		rc = view_block(s, b, data);
+		if (rc == 0)
+			memcpy(out, data + in, n);
+		out += n;
+		off += n;
+		len -= n;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(data);
+	return rc;
+}
+
+/* Writes (or zeroes, buf NULL) through the SVM's view: whole blocks go
+ * to the active overlay, partial ones after a read-modify-write. */
+static int svm_put(struct secondary *s, const uint8_t *buf, uint64_t len,
+		   uint64_t off, bool fua)
+{
+	uint8_t *data = malloc(BLK);
+	int rc = data ? 0 : -ENOMEM;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->taken_over) {
+		/* After the takeover the view is the disk. */
+		while (rc == 0 && len) {
+			size_t n = len < BLK ? len : BLK;
+
+			if (buf)
+				rc = image_write(s->disk, buf, n, off, fua);
+			else
+				rc = image_zero(s->disk, n, off, true, fua);
+			buf = buf ? buf + n : NULL;
+			off += n;
+			len -= n;
+		}
+	}
+	while (rc == 0 && len) {
+		uint64_t b = off / BLK, in = off % BLK;
+		size_t n = BLK - in < len ? BLK - in : len;
+
+		if (n < BLK)
+			rc = view_block(s, b, data);
+		if (rc == 0) {
+			if (buf)
+				memcpy(data + in, buf, n);
+			else
+				memset(data + in, 0, n);
+			rc = ovl_put(&s->active, b, 0, data);
+		}
+		buf = buf ? buf + n : NULL;
+		off += n;
+		len -= n;
+		s->svm_writes++;
+	}
+	if (rc == 0 && fua && !s->taken_over)
+		rc = ovl_sync(&s->active);
+	pthread_mutex_unlock(&s->lock);
+	free(data);
+	return rc;
+}
+
+int sec_svm_write(struct secondary *s, const void *buf, size_t len,
+		  uint64_t off, bool fua)
+{
+	return svm_put(s, buf, len, off, fua);
+}
+
+int sec_svm_zero(struct secondary *s, uint64_t len, uint64_t off, bool fua)
+{
+	return svm_put(s, NULL, len, off, fua);
+}
+
+int sec_svm_flush(struct secondary *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = s->taken_over ? image_flush(s->disk) : ovl_sync(&s->active);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int sec_boundary(struct secondary *s, uint64_t seq)
+{
+	pthread_mutex_lock(&s->lock);
+	s->epoch = seq + 1;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int sec_loaded(struct secondary *s, uint64_t seq)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	/* Durable before the SVM runs from the new state: a restart must
+	 * not bring back the old state's writes. */
+	rc = ovl_drop(&s->active, UINT64_MAX);
+	if (rc == 0)
+		rc = ovl_drop(&s->hidden, seq);
+	if (rc == 0)
+		rc = ovl_sync(&s->active);
+	if (rc == 0)
+		rc = ovl_sync(&s->hidden);
+	if (rc == 0)
+		s->loaded = seq;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int sec_commit(struct secondary *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = s->taken_over ? 0 : commit_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
