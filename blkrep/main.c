@@ -326,6 +326,11 @@ int main(int argc, char **argv)
 			"and --read-only\n");
 		return 2;
 	}
+	if (sec_dir && !strcmp(s.exp.name, "svm")) {
+		fprintf(stderr, "colo-blkrep: with --secondary the export "
+			"name svm is the SVM's; pick another\n");
+		return 2;
+	}
 	if (sec_dir) {
 		/* Two exports: the primary's writes, and the SVM's view. */
 		if (sec_open(&sec, &s.img, sec_dir, err, sizeof(err)) < 0) {
@@ -389,7 +394,10 @@ int main(int argc, char **argv)
 		unlink(s.unix_path);
 	free(s.unix_path);
 	image_flush(&s.img);
-	if (s.exp.sec)
+	/* Client threads may still be inside the overlays: they end with
+	 * the process, which loses nothing (every write was synced as its
+	 * client asked). */
+	if (s.exp.sec && atomic_load(&s.clients) == 0)
 		sec_close(&sec);
 	if (s.exp.rep) {
 		if (replica_degraded(&rep))

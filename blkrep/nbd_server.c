@@ -308,7 +308,12 @@ static int execute_secondary(struct conn *c, const struct nbd_request *r,
 		rc = svm ? sec_svm_flush(sec) : sec_primary_flush(sec);
 		break;
 	case NBD_CMD_TRIM:
-		break;	/* advisory: keeping the data is always correct */
+		/* The primary's own disk now reads zeros there: so must
+		 * this one, or the copies differ.  For the SVM keeping the
+		 * data is correct. */
+		if (!svm)
+			rc = sec_primary_zero(sec, r->length, r->offset, fua);
+		break;
 	case NBD_CMD_WRITE_ZEROES:
 		rc = svm ? sec_svm_zero(sec, r->length, r->offset, fua) :
 		     sec_primary_zero(sec, r->length, r->offset, fua);

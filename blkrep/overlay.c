@@ -21,6 +21,7 @@
 #define REC_MAGIC 0x4f564c52u	/* "OVLR" */
 #define REC_DATA 1
 #define REC_DROP 2
+#define COMPACT_MIN (64ull << 20)
 static const char file_magic[8] = "COLOVLY1";
 
 static void put32(uint8_t *p, uint32_t v)
@@ -129,7 +130,8 @@ static int write_header(struct overlay *o)
 	put32(h + 12, OVL_BLOCK);
 	put64(h + 16, o->disk_size);
 	put64(h + 24, o->flags);
-	put32(h + 32, crc32c(0, h, 32));
+	put64(h + 32, o->aux);
+	put32(h + 40, crc32c(0, h, 40));
 	return pwrite(o->fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) ? 0 : -EIO;
 }
 
@@ -190,11 +192,14 @@ int ovl_open(struct overlay *o, const char *path, uint64_t disk_size,
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 	o->disk_size = disk_size;
+	o->compact_min = COMPACT_MIN;
 	o->nbuckets = 1u << 16;
 	o->bucket = calloc(o->nbuckets, sizeof(*o->bucket));
 	o->path = strdup(path);
-	if (!o->bucket || !o->path)
+	if (!o->bucket || !o->path) {
+		ovl_close(o);
 		return fail(err, errlen, -ENOMEM, path);
+	}
 	o->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (o->fd < 0 || fstat(o->fd, &st) < 0) {
 		rc = -errno;
@@ -216,7 +221,7 @@ int ovl_open(struct overlay *o, const char *path, uint64_t disk_size,
 	}
 	if (pread(o->fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    memcmp(h, file_magic, 8) || get32(h + 8) != 1 ||
-	    get32(h + 12) != OVL_BLOCK || get32(h + 32) != crc32c(0, h, 32)) {
+	    get32(h + 12) != OVL_BLOCK || get32(h + 40) != crc32c(0, h, 40)) {
 		ovl_close(o);
 		snprintf(err, errlen, "%s: not a colo-blkrep overlay (or a "
 			 "damaged header)", path);
@@ -230,6 +235,7 @@ int ovl_open(struct overlay *o, const char *path, uint64_t disk_size,
 		return -EINVAL;
 	}
 	o->flags = get64(h + 24);
+	o->aux = get64(h + 32);
 	rc = replay(o);
 	if (rc < 0) {
 		ovl_close(o);
@@ -263,8 +269,9 @@ static int append(struct overlay *o, uint32_t type, uint64_t block,
 	put64(rh + 16, epoch);
 	put32(rh + 24, data ? crc32c(0, data, OVL_BLOCK) : 0);
 	put32(rh + 28, crc32c(0, rh, 28));
-	if (pwrite(o->fd, rh, REC_HDR, (off_t)o->end) != REC_HDR)
-		return -EIO;
+	n = pwrite(o->fd, rh, REC_HDR, (off_t)o->end);
+	if (n != REC_HDR)
+		return n < 0 ? -errno : -EIO;
 	if (data) {
 		n = pwrite(o->fd, data, OVL_BLOCK, (off_t)(o->end + REC_HDR));
 		if (n != OVL_BLOCK)
@@ -277,9 +284,17 @@ static int append(struct overlay *o, uint32_t type, uint64_t block,
 int ovl_put(struct overlay *o, uint64_t block, uint64_t epoch,
 	    const void *data)
 {
+	struct ovl_entry *e = find(o, block, true);
 	uint64_t at = o->end + REC_HDR;
-	int rc = append(o, REC_DATA, block, epoch, data);
+	int rc;
 
+	/* Room in the index first: a logged record the index refused
+	 * would make the file unreadable at the next open. */
+	if (!e)
+		return -ENOMEM;
+	if (e->n == OVL_EPOCHS && !ovl_has(o, block, epoch))
+		return -ENOSPC;
+	rc = append(o, REC_DATA, block, epoch, data);
 	return rc < 0 ? rc : index_put(o, block, epoch, at);
 }
 
@@ -309,6 +324,73 @@ int ovl_read(struct overlay *o, uint64_t block, bool oldest, void *data)
 	return read_ver(o, &e->v[oldest ? 0 : e->n - 1], data);
 }
 
+static void sync_dir(const char *path)
+{
+	char dir[4200], *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* Copies every live version into a new file, then renames it over the
+ * old one: a crash leaves either file whole. */
+static int compact(struct overlay *o)
+{
+	char tmp[4200];
+	uint8_t *data = malloc(OVL_BLOCK);
+	struct overlay n = *o;
+	int rc = data ? 0 : -ENOMEM;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", o->path);
+	n.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (rc == 0 && n.fd < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = write_header(&n);
+	n.end = HDR_SIZE;
+	for (uint32_t b = 0; rc == 0 && b < o->nbuckets; b++)
+		for (struct ovl_entry *e = o->bucket[b]; rc == 0 && e;
+		     e = e->next)
+			for (int i = 0; rc == 0 && i < e->n; i++) {
+				rc = read_ver(o, &e->v[i], data);
+				if (rc > 0)
+					rc = append(&n, REC_DATA, e->block,
+						    e->v[i].epoch, data);
+				/* The new offset, recorded once all is well. */
+				e->v[i].off = n.end - OVL_BLOCK;
+			}
+	if (rc == 0 && fsync(n.fd) < 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, o->path) < 0)
+		rc = -errno;
+	free(data);
+	if (rc < 0) {
+		/* The old file and offsets stay: rebuild the index from it. */
+		if (n.fd >= 0)
+			close(n.fd);
+		unlink(tmp);
+		index_drop(o, UINT64_MAX);
+		return replay(o) < 0 ? rc : 0;
+	}
+	close(o->fd);
+	o->fd = n.fd;
+	o->end = n.end;
+	sync_dir(o->path);
+	return 0;
+}
+
 int ovl_drop(struct overlay *o, uint64_t upto)
 {
 	int rc;
@@ -322,12 +404,26 @@ int ovl_drop(struct overlay *o, uint64_t upto)
 		return 0;
 	}
 	rc = append(o, REC_DROP, 0, upto, NULL);
+	/* Dropped versions stay in the log until it is rewritten: do so
+	 * when they are most of it. */
+	if (rc == 0 && o->end > o->compact_min &&
+	    o->end > 4 * (HDR_SIZE + o->live * (REC_HDR + OVL_BLOCK)))
+		rc = compact(o);
 	return rc;
 }
 
 int ovl_sync(struct overlay *o)
 {
 	return fdatasync(o->fd) < 0 ? -errno : 0;
+}
+
+int ovl_set_aux(struct overlay *o, uint64_t aux)
+{
+	int rc;
+
+	o->aux = aux;
+	rc = write_header(o);
+	return rc < 0 ? rc : ovl_sync(o);
 }
 
 int ovl_set_flags(struct overlay *o, uint64_t flags)

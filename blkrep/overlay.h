@@ -35,9 +35,12 @@ struct overlay {
 	struct ovl_entry **bucket;
 	uint32_t nbuckets;
 	uint64_t flags;		/* OVL_F_* as in the header */
+	uint64_t aux;		/* the owner's word in the header */
+	uint64_t compact_min;	/* no rewrite of a log smaller than this */
 };
 
 #define OVL_F_COMMITTING 1	/* a failover commit is under way */
+#define OVL_F_TAKEN_OVER 2	/* committed: the disk is the SVM's */
 
 /* Opens (creating if absent) the overlay at path for a disk of
  * disk_size bytes, replaying its records; a torn last record is cut
@@ -55,12 +58,15 @@ bool ovl_has(struct overlay *o, uint64_t block, uint64_t epoch);
 /* Reads block's oldest (oldest) or newest version; 1 if there was one,
  * 0 if none, -errno on error. */
 int ovl_read(struct overlay *o, uint64_t block, bool oldest, void *data);
-/* Drops every version of an epoch <= upto (UINT64_MAX: everything). */
+/* Drops every version of an epoch <= upto (UINT64_MAX: everything).
+ * The log is rewritten when dropped versions are most of it. */
 int ovl_drop(struct overlay *o, uint64_t upto);
 int ovl_sync(struct overlay *o);
 /* The newest epoch any block has a version of (0 if none). */
 uint64_t ovl_max_epoch(struct overlay *o);
 int ovl_set_flags(struct overlay *o, uint64_t flags);
+/* Stores the owner's word in the header, durably. */
+int ovl_set_aux(struct overlay *o, uint64_t aux);
 
 /* Calls fn for each block that has a version, with its oldest one. */
 int ovl_each(struct overlay *o, bool oldest,

@@ -77,7 +77,7 @@ static int commit_locked(struct secondary *s)
 	if (rc == 0)
 		rc = ovl_drop(&s->active, UINT64_MAX);
 	if (rc == 0)
-		rc = ovl_set_flags(&s->active, 0);
+		rc = ovl_set_flags(&s->active, OVL_F_TAKEN_OVER);
 	if (rc == 0) {
 		s->taken_over = true;
 		s->commits++;
@@ -97,17 +97,25 @@ int sec_open(struct secondary *s, struct image *disk, const char *dir,
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(path, sizeof(path), "%s/active.ovl", dir);
 	rc = ovl_open(&s->active, path, disk->size, err, errlen);
-	if (rc < 0)
+	if (rc < 0) {
+		pthread_mutex_destroy(&s->lock);
 		return rc;
+	}
 	snprintf(path, sizeof(path), "%s/hidden.ovl", dir);
 	rc = ovl_open(&s->hidden, path, disk->size, err, errlen);
 	if (rc < 0) {
 		ovl_close(&s->active);
+		pthread_mutex_destroy(&s->lock);
 		return rc;
 	}
-	s->epoch = ovl_max_epoch(&s->hidden);
+	/* The hidden overlay's header word keeps the epoch across a
+	 * restart; pre-images can only be newer. */
+	s->epoch = s->hidden.aux;
+	if (ovl_max_epoch(&s->hidden) > s->epoch)
+		s->epoch = ovl_max_epoch(&s->hidden);
 	if (s->epoch == 0)
 		s->epoch = 1;
+	s->taken_over = s->active.flags & OVL_F_TAKEN_OVER;
 	if (s->active.flags & OVL_F_COMMITTING) {
 		log_warn("%s: finishing a failover commit that was interrupted",
 			 dir);
@@ -147,8 +155,13 @@ static int save_pre_images(struct secondary *s, uint64_t len, uint64_t off)
 		saved = true;
 		s->pre_images++;
 	}
-	if (rc == 0 && saved)
+	if (saved)
+		s->hidden_unsynced = true;
+	if (rc == 0 && s->hidden_unsynced) {
 		rc = ovl_sync(&s->hidden);
+		if (rc == 0)
+			s->hidden_unsynced = false;
+	}
 	free(data);
 	return rc;
 }
@@ -282,12 +295,39 @@ int sec_svm_flush(struct secondary *s)
 	return rc;
 }
 
+/* A new COLO session numbers its checkpoints from 1 again: what the
+ * overlays hold belongs to the old one, whose state the SVM no longer
+ * has (it came over whole with the new session's migration). */
+static int new_session(struct secondary *s)
+{
+	int rc = ovl_drop(&s->active, UINT64_MAX);
+
+	if (rc == 0)
+		rc = ovl_drop(&s->hidden, UINT64_MAX);
+	if (rc == 0)
+		rc = ovl_sync(&s->active);
+	if (rc == 0)
+		rc = ovl_sync(&s->hidden);
+	s->loaded = 0;
+	log_info("checkpoint numbers started again: a new COLO session");
+	return rc;
+}
+
 int sec_boundary(struct secondary *s, uint64_t seq)
 {
+	int rc = 0;
+
 	pthread_mutex_lock(&s->lock);
-	s->epoch = seq + 1;
+	if (s->taken_over)
+		rc = -EROFS;
+	else if (seq < s->loaded || seq + 1 < s->epoch)
+		rc = new_session(s);
+	if (rc == 0)
+		rc = ovl_set_aux(&s->hidden, seq + 1);
+	if (rc == 0)
+		s->epoch = seq + 1;
 	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return rc;
 }
 
 int sec_loaded(struct secondary *s, uint64_t seq)
@@ -297,6 +337,10 @@ int sec_loaded(struct secondary *s, uint64_t seq)
 	pthread_mutex_lock(&s->lock);
 	/* Durable before the SVM runs from the new state: a restart must
 	 * not bring back the old state's writes. */
+	if (s->epoch <= seq)
+		log_warn("checkpoint %llu loaded, but the primary never marked "
+			 "its boundary: its later writes may show too early",
+			 (unsigned long long)seq);
 	rc = ovl_drop(&s->active, UINT64_MAX);
 	if (rc == 0)
 		rc = ovl_drop(&s->hidden, seq);

@@ -13,6 +13,8 @@
 
 #define REQUEST_RETRY_US 1000000	/* re-ask if no commit follows */
 
+static bool same_bytes(const struct np_pkt *p, const struct np_pkt *s);
+
 const char *cmp_reason_str(enum cmp_reason r)
 {
 	static const char *const s[] = { "mismatch", "timeout", "queue-full" };
@@ -151,9 +153,14 @@ static bool ack_ok(const struct np_conn *k, const struct frame_info *fi)
 
 /* A held PVM segment can go: its bytes (if any) were compared or are a
  * retransmit, and its ack does not run ahead of the SVM's. */
-static bool releasable(const struct np_conn *k, const struct np_pkt *p)
+static bool releasable(const struct np_conn *k, const struct np_pkt *p,
+		       bool first)
 {
 	if (!ack_ok(k, &p->fi))
+		return false;
+	/* A reset after held data would make the client drop that data:
+	 * it waits for everything before it. */
+	if ((p->fi.tcp_flags & TCP_RST) && !first)
 		return false;
 	return p->span == 0 ||
 	       (k->anchored && seq_le(p->seq + p->span, k->anchor));
@@ -169,7 +176,7 @@ static void tcp_sweep(struct comparator *c, struct np_conn *k, uint64_t now)
 		while (p) {
 			struct np_pkt *next = p->next;
 
-			if (s == 0 ? releasable(k, p) :
+			if (s == 0 ? releasable(k, p, !prev) :
 			    k->anchored && seq_le(p->seq + p->span, k->anchor)) {
 				q_unlink(&k->q[s], prev, p);
 				if (s == 0)
@@ -309,9 +316,7 @@ static bool fifo_compare(struct comparator *c, struct np_conn *k,
 		}
 		if (!p || !s)
 			return true;
-		if (p->cmp_len != s->cmp_len ||
-		    memcmp(p->data + p->cmp_off, s->data + s->cmp_off,
-			   p->cmp_len)) {
+		if (!same_bytes(p, s)) {
 			note_region(c, 0, p);
 			note_region(c, 1, s);
 			return false;
@@ -350,9 +355,8 @@ static void conn_compare(struct comparator *c, struct np_conn *k,
 /* ---- input ----------------------------------------------------------- */
 
 /* Which bytes of a non-TCP frame are compared: the payload for UDP and
- * ICMP, the IP datagram minus the fields that legitimately differ (ID,
- * TTL / hop limit, checksum) for other IP, everything after the MAC
- * addresses otherwise.  The masked fields are zeroed in the held copy. */
+ * ICMP, the IP datagram for other IP, everything after the MAC
+ * addresses otherwise. */
 static void set_compared_bytes(struct np_pkt *p)
 {
 	struct frame_info *fi = &p->fi;
@@ -366,19 +370,39 @@ static void set_compared_bytes(struct np_pkt *p)
 	case FRAME_IP:
 		p->cmp_off = fi->l3_off;
 		p->cmp_len = fi->end - fi->l3_off;
-		if (fi->ipver == 4) {
-			memset(p->data + fi->l3_off + 4, 0, 2);
-			p->data[fi->l3_off + 8] = 0;
-			memset(p->data + fi->l3_off + 10, 0, 2);
-		} else {
-			p->data[fi->l3_off + 7] = 0;
-		}
 		break;
 	default:
 		p->cmp_off = 12;
 		p->cmp_len = p->len - 12;
 		break;
 	}
+}
+
+/* Equal compared bytes; for other IP, the fields that legitimately
+ * differ (IPv4 ID, TTL and header checksum, IPv6 hop limit) are skipped,
+ * never changed: the held bytes are the ones released. */
+static bool same_bytes(const struct np_pkt *p, const struct np_pkt *s)
+{
+	static const uint8_t skip4[] = { 4, 5, 8, 10, 11 }, skip6[] = { 7 };
+	const uint8_t *a = p->data + p->cmp_off, *b = s->data + s->cmp_off;
+	const uint8_t *skip = skip4;
+	size_t nskip = sizeof(skip4), at = 0;
+
+	if (p->cmp_len != s->cmp_len)
+		return false;
+	if (p->fi.kind != FRAME_IP || s->fi.kind != FRAME_IP ||
+	    p->fi.ipver != s->fi.ipver)
+		return memcmp(a, b, p->cmp_len) == 0;
+	if (p->fi.ipver == 6) {
+		skip = skip6;
+		nskip = sizeof(skip6);
+	}
+	for (size_t i = 0; i < nskip; i++) {
+		if (memcmp(a + at, b + at, skip[i] - at))
+			return false;
+		at = skip[i] + 1u;
+	}
+	return memcmp(a + at, b + at, p->cmp_len - at) == 0;
 }
 
 static struct np_pkt *pkt_new(const uint8_t *f, size_t len,
@@ -410,15 +434,21 @@ static bool pass_unchecked(struct comparator *c, enum cmp_side side,
 {
 	if (fi->kind == FRAME_TCP) {
 		if (side == CMP_SECONDARY && (fi->tcp_flags & TCP_ACK) &&
-		    (!k->s_acked || seq_lt(k->s_ack, fi->ack))) {
+		    (!k->s_acked || seq_lt(k->s_ack, fi->ack) ||
+		     (fi->tcp_flags & TCP_SYN))) {
 			k->s_ack = fi->ack;
 			k->s_acked = true;
 		}
-		if (fi->tcp_flags & (TCP_SYN | TCP_RST)) {
-			/* The handshake fixes where the stream starts. */
+		if (side == CMP_PRIMARY && (fi->tcp_flags & TCP_RST) &&
+		    k->q[0].n) {
+			return false;	/* queued behind the held frames */
+		} else if (fi->tcp_flags & (TCP_SYN | TCP_RST)) {
+			/* The handshake fixes where the stream starts; a new
+			 * connection's acks start afresh. */
 			if (side == CMP_PRIMARY && (fi->tcp_flags & TCP_SYN)) {
 				k->anchor = fi->seq + 1;
 				k->anchored = true;
+				k->s_acked = false;
 			}
 		} else if (fi->payload_len || (fi->tcp_flags & TCP_FIN) ||
 			   (side == CMP_PRIMARY && !ack_ok(k, fi))) {
@@ -478,7 +508,8 @@ void cmp_input(struct comparator *c, enum cmp_side side, const uint8_t *f,
 	}
 	if (fi.kind == FRAME_TCP && k->anchored &&
 	    seq_le(fi.seq + fi.payload_len + !!(fi.tcp_flags & TCP_FIN),
-		   k->anchor) && (side == CMP_SECONDARY || ack_ok(k, &fi))) {
+		   k->anchor) && !(fi.tcp_flags & TCP_RST) &&
+	    (side == CMP_SECONDARY || ack_ok(k, &fi))) {
 		/* Every byte was released already: a retransmit. */
 		if (side == CMP_PRIMARY) {
 			c->st.retransmits++;
@@ -570,6 +601,8 @@ static void load_conn(struct comparator *c, struct np_conn *k, uint64_t seq,
 		q_unlink(&k->q[1], NULL, p);
 		drop_svm_pkt(c, p);
 	}
+	/* What the old SVM acknowledged, the loaded one may not have. */
+	k->s_acked = false;
 	conn_compare(c, k, now);
 }
 

@@ -12,7 +12,7 @@
 struct np_pkt {
 	struct np_pkt *next;
 	uint64_t t_us;		/* arrival, monotonic */
-	uint32_t epoch;
+	uint64_t epoch;
 	uint32_t seq;		/* TCP: first sequence number */
 	uint32_t span;		/* TCP: payload bytes plus one for FIN */
 	uint32_t cmp_off, cmp_len;	/* the bytes compared */
@@ -45,7 +45,7 @@ struct np_conn {
 	uint32_t anchor;		/* TCP: bytes before it are released */
 	bool s_acked;
 	uint32_t s_ack;			/* TCP: the most the SVM has acked */
-	uint32_t diverged;		/* epoch + 1 of a mismatch, or 0 */
+	uint64_t diverged;		/* epoch + 1 of a mismatch, or 0 */
 	/* rewriter (secondary): SVM sequence + offset = PVM sequence */
 	bool guest_isn_known, offset_known;
 	uint32_t guest_isn;

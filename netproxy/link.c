@@ -70,6 +70,8 @@ static int parse(struct np_link *l, const struct link_ops *ops, void *opaque)
 				     (uint64_t)frame_get32(p + 16) << 32 |
 				     frame_get32(p + 20));
 			off += 4 + CTL_LEN;
+			if (l->fd < 0)
+				return -ECONNRESET;	/* closed by the handler */
 			continue;
 		}
 		uint32_t hl = 4, vh = 0;
@@ -93,6 +95,8 @@ static int parse(struct np_link *l, const struct link_ops *ops, void *opaque)
 		l->frames_in++;
 		ops->frame(opaque, p + hl + vh, len - vh);
 		off += hl + len;
+		if (l->fd < 0)
+			return -ECONNRESET;	/* closed by the handler */
 	}
 	memmove(l->in, l->in + off, l->in_len - off);
 	l->in_len -= off;

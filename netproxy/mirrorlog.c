@@ -72,12 +72,17 @@ void mlog_drop_below(struct mlog *m, uint64_t no)
 		drop_oldest(m);
 }
 
-void mlog_each(struct mlog *m, void (*fn)(void *opaque, const uint8_t *f,
-					  size_t len), void *opaque)
+uint64_t mlog_replay(struct mlog *m, uint64_t from,
+		     bool (*fn)(void *opaque, const uint8_t *f, size_t len),
+		     void *opaque)
 {
 	for (size_t i = 0; i < m->count; i++) {
 		struct mlog_ent *e = &m->ring[(m->head + i) % m->cap];
 
-		fn(opaque, e->data, e->len);
+		if (e->no < from)
+			continue;
+		if (!fn(opaque, e->data, e->len))
+			return e->no;
 	}
+	return m->next_no;
 }

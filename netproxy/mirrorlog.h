@@ -5,6 +5,7 @@
 #ifndef NP_MIRRORLOG_H
 #define NP_MIRRORLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,8 +35,11 @@ uint64_t mlog_append(struct mlog *m, const uint8_t *f, size_t len);
 /* Forgets every frame numbered below no (the PVM consumed them). */
 void mlog_drop_below(struct mlog *m, uint64_t no);
 
-/* Calls fn on each logged frame, oldest first. */
-void mlog_each(struct mlog *m, void (*fn)(void *opaque, const uint8_t *f,
-					  size_t len), void *opaque);
+/* Calls fn on each logged frame numbered from on, oldest first, until
+ * fn returns false.  Returns the number of the first frame fn did not
+ * take (next_no when it took them all). */
+uint64_t mlog_replay(struct mlog *m, uint64_t from,
+		     bool (*fn)(void *opaque, const uint8_t *f, size_t len),
+		     void *opaque);
 
 #endif

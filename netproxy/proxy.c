@@ -29,6 +29,8 @@ const char *proxy_mode_str(enum proxy_mode m)
 	return s[m];
 }
 
+static void replay_pump(struct proxy *p);
+
 static void to_tap(struct proxy *p, const uint8_t *f, size_t len)
 {
 	if (write(p->tap_fd, f, len) < 0)
@@ -186,6 +188,7 @@ static void peer_attached(struct proxy *p, int fd)
 	} else {
 		mlog_reset(&p->log);
 		p->nsnaps = 0;
+		p->replaying = false;
 	}
 	log_info("peer link up");
 }
@@ -342,7 +345,9 @@ static void peer_frame(void *opaque, uint8_t *f, size_t len)
 		cmp_input(&p->cmp, CMP_SECONDARY, f, len, util_mono_us());
 	} else if (p->mode == PROXY_SECONDARY) {
 		mlog_append(&p->log, f, len);
-		rw_to_guest(&p->rw, f, len);
+		/* During a replay the pump injects it in its turn. */
+		if (!p->replaying)
+			rw_to_guest(&p->rw, f, len);
 	}
 }
 
@@ -412,6 +417,7 @@ void proxy_tick(struct proxy *p)
 		check_connecting_peer(p);
 	if (p->mode == PROXY_PRIMARY && p->holding)
 		cmp_tick(&p->cmp, now);
+	replay_pump(p);
 	flush_links(p);
 }
 
@@ -458,12 +464,29 @@ static bool find_snapshot(struct proxy *p, uint64_t seq, uint64_t *consumed)
 	return false;
 }
 
-static void reinject(void *opaque, const uint8_t *f, size_t len)
+static bool reinject(void *opaque, const uint8_t *f, size_t len)
 {
 	struct proxy *p = opaque;
 
+	/* Room for it and for whatever the rewriter releases with it. */
+	if (!link_room(&p->guest, 2 * len + 64))
+		return false;
 	p->reinjected++;
 	rw_to_guest(&p->rw, f, len);
+	return true;
+}
+
+/* Feeds the log to the freshly loaded SVM as fast as its socket takes
+ * it: the helper reads nothing until the loaded phase is answered, so
+ * the log cannot go in at once. */
+static void replay_pump(struct proxy *p)
+{
+	if (!p->replaying || p->guest.fd < 0)
+		return;
+	p->replay_next = mlog_replay(&p->log, p->replay_next, reinject, p);
+	if (p->replay_next == p->log.next_no)
+		p->replaying = false;
+	flush_links(p);
 }
 
 int proxy_loaded(struct proxy *p, uint64_t seq)
@@ -491,6 +514,7 @@ int proxy_loaded(struct proxy *p, uint64_t seq)
 		 * duplicate is not, so nothing old is replayed. */
 		p->epoch_misses++;
 		mlog_drop_below(&p->log, p->log.next_no);
+		consumed = p->log.next_no;
 		log_warn("checkpoint %llu: no snapshot mark from the primary",
 			 (unsigned long long)seq);
 	}
@@ -499,10 +523,12 @@ int proxy_loaded(struct proxy *p, uint64_t seq)
 	 * state; whatever we had queued for it is stale. */
 	link_close(&p->guest, "checkpoint loaded: replaying input");
 	fd = connect_guest(p->cfg.guest_path);
-	if (fd >= 0) {
+	if (fd >= 0)
 		link_attach(&p->guest, fd);
-		mlog_each(&p->log, reinject, p);
-	}
+	/* If the connect failed, the reconnect in proxy_tick resumes it. */
+	p->replaying = true;
+	p->replay_next = found ? consumed : p->log.next_no;
+	replay_pump(p);
 	if (p->peer.fd >= 0)
 		link_send_control(&p->peer, LINK_CTL_LOADED, seq, 0);
 	flush_links(p);

@@ -56,6 +56,8 @@ struct proxy {
 	struct rewriter rw;
 	struct mlog log;
 	struct { uint64_t seq, consumed; } snaps[PROXY_SNAPS];
+	bool replaying;			/* after a load, until caught up */
+	uint64_t replay_next;		/* the next logged frame to inject */
 	unsigned nsnaps;
 	struct garp garp;
 	/* figures */

@@ -59,8 +59,11 @@ static struct np_conn *tcp_conn(struct rewriter *r, const uint8_t *f,
 		k->guest_isn_known = false;
 	} else if (!k->kind) {
 		/* A flow first seen mid-stream predates the last
-		 * checkpoint (or the failover): no shift. */
-		k->offset_known = true;
+		 * checkpoint (or the failover): no shift.  A SYN-ACK is a
+		 * handshake the SVM has not started yet (it opened the
+		 * connection on the PVM's side first): it waits for the
+		 * SVM's SYN like a client's early ACK. */
+		k->offset_known = r->standalone || !(fi->tcp_flags & TCP_SYN);
 	}
 	k->kind = FRAME_TCP;
 	return k;

@@ -383,6 +383,75 @@ static void test_passthrough(void)
 	cmp_fini(&cmp);
 }
 
+/* Other IP (here a fragment): ID, TTL and checksum may differ, and the
+ * frame released is the PVM's, untouched. */
+static void test_other_ip_masked_not_changed(void)
+{
+	struct np_flow g, g2;
+	uint8_t b[256], orig[256];
+	size_t n;
+
+	setup(64, 16);
+	guest_flow(&g, false, 61);
+	g.ip_id = 1;
+	n = npf_udp(b, &g, "fragment", 8);
+	frame_put16(b + 14 + 6, 0x2000);	/* more fragments follow */
+	memcpy(orig, b, n);
+	cmp_input(&cmp, CMP_PRIMARY, b, n, now);
+	g2 = g;
+	g2.ip_id = 2;
+	g2.ttl = 3;
+	n = npf_udp(b, &g2, "fragment", 8);
+	frame_put16(b + 14 + 6, 0x2000);
+	cmp_input(&cmp, CMP_SECONDARY, b, n, now);
+	CU_ASSERT_EQUAL(sink.released, 1);
+	CU_ASSERT_EQUAL(cmp.st.matched[FRAME_IP], 1);
+	CU_ASSERT_EQUAL(sink.last_len, n);
+	CU_ASSERT_EQUAL(memcmp(sink.last, orig, n), 0);
+	cmp_fini(&cmp);
+}
+
+/* A PVM reset waits behind held data; it is not compared. */
+static void test_rst_keeps_order(void)
+{
+	struct np_flow g;
+	uint8_t b[256];
+	size_t n;
+
+	setup(64, 16);
+	guest_flow(&g, false, 62);
+	seg(CMP_PRIMARY, &g, 100, 0, "reply");
+	n = npf_tcp(b, &g, 105, 1, TCP_RST | TCP_ACK, "", 0);
+	cmp_input(&cmp, CMP_PRIMARY, b, n, now);
+	CU_ASSERT_EQUAL(sink.released, 0);
+	seg(CMP_SECONDARY, &g, 100, 0, "reply");
+	CU_ASSERT_EQUAL(sink.released, 2);
+	CU_ASSERT_TRUE(sink.last[14 + 20 + 13] & TCP_RST);	/* last out */
+	cmp_fini(&cmp);
+}
+
+/* After the SVM loads a checkpoint, its old acks count for nothing. */
+static void test_ack_gate_reset_on_load(void)
+{
+	struct np_flow g;
+	uint8_t b[256];
+	size_t n;
+
+	setup(64, 16);
+	guest_flow(&g, false, 63);
+	n = npf_tcp(b, &g, 100, 900, TCP_ACK, "", 0);
+	cmp_input(&cmp, CMP_SECONDARY, b, n, now);
+	cmp_paused(&cmp, 1);
+	cmp_secondary_loaded(&cmp, 1, now);
+	n = npf_tcp(b, &g, 100, 800, TCP_ACK, "", 0);
+	cmp_input(&cmp, CMP_PRIMARY, b, n, now);
+	CU_ASSERT_EQUAL(sink.released, 0);
+	n = npf_tcp(b, &g, 100, 800, TCP_ACK, "", 0);
+	cmp_input(&cmp, CMP_SECONDARY, b, n, now);
+	CU_ASSERT_EQUAL(sink.released, 1);
+	cmp_fini(&cmp);
+}
+
 void unit_suite_compare(void)
 {
 	static const struct unit_case cases[] = {
@@ -398,6 +467,10 @@ void unit_suite_compare(void)
 		{ "queue and table bounds", test_bounds },
 		{ "arp and garbage", test_arp_and_garbage },
 		{ "passthrough", test_passthrough },
+		{ "other ip masked, not changed",
+		  test_other_ip_masked_not_changed },
+		{ "rst keeps order", test_rst_keeps_order },
+		{ "ack gate reset on load", test_ack_gate_reset_on_load },
 		{ NULL, NULL },
 	};
 

@@ -129,12 +129,43 @@ static void test_bad_length_and_eof(void)
 	link_fini(&rx);
 }
 
+static struct np_link *closing;
+
+static void close_on_frame(void *opaque, uint8_t *f, size_t len)
+{
+	(void)opaque;
+	(void)f;
+	(void)len;
+	link_close(closing, "closed by the handler");
+}
+
+/* A handler that closes the link it is being fed from (a failed write
+ * on the same link) ends the parse cleanly. */
+static void test_closed_by_handler(void)
+{
+	static const struct link_ops cops = { close_on_frame, on_control };
+	struct np_link tx, rx;
+	uint8_t f[60] = { 0 };
+
+	pair(&tx, &rx, false);
+	closing = &rx;
+	for (int i = 0; i < 3; i++)
+		link_send(&tx, f, sizeof(f));
+	link_flush(&tx);
+	CU_ASSERT_TRUE(link_read(&rx, &cops, NULL) < 0);
+	CU_ASSERT_EQUAL(rx.fd, -1);
+	CU_ASSERT_EQUAL(rx.frames_in, 1);
+	link_fini(&tx);
+	link_fini(&rx);
+}
+
 void unit_suite_link(void)
 {
 	static const struct unit_case cases[] = {
 		{ "frames and control records", test_frames_and_control },
 		{ "vnet header stripped", test_vnet_header_stripped },
 		{ "bad length, eof", test_bad_length_and_eof },
+		{ "closed by the handler", test_closed_by_handler },
 		{ NULL, NULL },
 	};
 

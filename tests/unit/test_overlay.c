@@ -112,12 +112,66 @@ static void test_foreign_file(void)
 	unit_rmdir(d);
 }
 
+/* Dropped versions are reclaimed by rewriting the log; what is live
+ * reads the same, also after a reopen. */
+static void test_compaction(void)
+{
+	char *d = unit_mkdtemp(), path[256], err[256];
+	struct overlay o;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/c.ovl", d);
+	CU_ASSERT_EQUAL_FATAL(ovl_open(&o, path, 1 << 20, err, sizeof(err)), 0);
+	o.compact_min = 8 * OVL_BLOCK;
+	for (uint64_t e = 1; e <= 20; e++) {
+		fill((uint8_t)e);
+		CU_ASSERT_EQUAL(ovl_put(&o, e, e, blk), 0);
+		CU_ASSERT_EQUAL(ovl_put(&o, 100, e, blk), 0);
+		CU_ASSERT_EQUAL(ovl_drop(&o, e - 1), 0);
+	}
+	CU_ASSERT_EQUAL(o.live, 2);
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT_TRUE(st.st_size < 12 * OVL_BLOCK);
+	CU_ASSERT_EQUAL(ovl_read(&o, 100, true, got), 1);
+	CU_ASSERT_EQUAL(got[0], 20);
+	ovl_close(&o);
+	CU_ASSERT_EQUAL_FATAL(ovl_open(&o, path, 1 << 20, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(o.live, 2);
+	CU_ASSERT_EQUAL(ovl_read(&o, 20, true, got), 1);
+	CU_ASSERT_EQUAL(got[0], 20);
+	CU_ASSERT_EQUAL(ovl_read(&o, 19, true, got), 0);
+	ovl_close(&o);
+	unit_rmdir(d);
+}
+
+/* A block holds at most OVL_EPOCHS versions; a refused put leaves the
+ * file readable. */
+static void test_full_block(void)
+{
+	char *d = unit_mkdtemp(), path[256], err[256];
+	struct overlay o;
+
+	snprintf(path, sizeof(path), "%s/f.ovl", d);
+	CU_ASSERT_EQUAL_FATAL(ovl_open(&o, path, 1 << 20, err, sizeof(err)), 0);
+	for (uint64_t e = 1; e <= OVL_EPOCHS; e++)
+		CU_ASSERT_EQUAL(ovl_put(&o, 3, e, blk), 0);
+	CU_ASSERT_EQUAL(ovl_put(&o, 3, OVL_EPOCHS + 1, blk), -ENOSPC);
+	CU_ASSERT_EQUAL(ovl_put(&o, 3, 2, blk), 0);	/* replacing is fine */
+	ovl_close(&o);
+	CU_ASSERT_EQUAL_FATAL(ovl_open(&o, path, 1 << 20, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(o.live, OVL_EPOCHS);
+	ovl_close(&o);
+	unit_rmdir(d);
+}
+
 void unit_suite_overlay(void)
 {
 	static const struct unit_case cases[] = {
 		{ "versions and replay", test_versions_and_replay },
 		{ "torn record", test_torn_record },
 		{ "foreign file", test_foreign_file },
+		{ "compaction", test_compaction },
+		{ "full block", test_full_block },
 		{ NULL, NULL },
 	};
 

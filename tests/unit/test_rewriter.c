@@ -117,6 +117,25 @@ static void test_active_open(void)
 	rw_fini(&rw);
 }
 
+/* The server's SYN-ACK (mirrored) before the SVM sent its SYN: it waits,
+ * then goes in translated. */
+static void test_active_open_race(void)
+{
+	struct np_flow c, g;
+
+	setup();
+	npf_flow(&c, false, 443);
+	npf_reverse(&g, &c);
+	to_guest(&c, 300, 9001, TCP_SYN | TCP_ACK);
+	CU_ASSERT_EQUAL(inj.n, 0);
+	CU_ASSERT_EQUAL(rw.st.held, 1);
+	from_guest(&g, 7000, 0, TCP_SYN, "");
+	CU_ASSERT_EQUAL(inj.n, 1);
+	CU_ASSERT_EQUAL(field(inj.last, inj.last_len, 8), 7001);
+	CU_ASSERT_TRUE(npf_checksums_ok(inj.last, inj.last_len));
+	rw_fini(&rw);
+}
+
 static void test_checkpoint_and_failover(void)
 {
 	struct np_flow c, g, c2, g2;
@@ -155,6 +174,7 @@ void unit_suite_rewriter(void)
 		{ "passive open", test_passive_open },
 		{ "handshake race", test_handshake_race },
 		{ "active open", test_active_open },
+		{ "active open race", test_active_open_race },
 		{ "checkpoint and failover", test_checkpoint_and_failover },
 		{ NULL, NULL },
 	};
