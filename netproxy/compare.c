@@ -70,8 +70,13 @@ void cmp_fini(struct comparator *c)
 static void ask_checkpoint(struct comparator *c, enum cmp_reason why,
 			   uint64_t now)
 {
-	if (c->request_pending && now - c->request_us < REQUEST_RETRY_US)
+	if (c->request_pending && now - c->request_us < REQUEST_RETRY_US) {
+		/* The checkpoint under way may predate the mismatch: look
+		 * again once it commits (timeouts come back by themselves). */
+		if (why == CMP_REASON_MISMATCH)
+			c->again = true;
 		return;
+	}
 	c->st.requests[why]++;
 	c->request_pending = true;
 	c->request_us = now;
@@ -590,6 +595,14 @@ void cmp_committed(struct comparator *c, uint64_t seq, uint64_t now)
 {
 	c->request_pending = false;
 	for_each_conn(c, commit_conn, seq, now);
+	if (c->again) {
+		c->again = false;
+		for (struct np_conn *k = c->ct.lru_head; k; k = k->lru_next)
+			if (k->diverged == c->s_epoch + 1 && k->q[0].n) {
+				ask_checkpoint(c, CMP_REASON_MISMATCH, now);
+				break;
+			}
+	}
 }
 
 static void load_conn(struct comparator *c, struct np_conn *k, uint64_t seq,

@@ -67,6 +67,7 @@ struct comparator {
 	bool passthrough;
 	bool request_pending;
 	uint64_t request_us;
+	bool again;		/* a mismatch merged into a request under way */
 	/* The last mismatch, for the log: which flow, where in it. */
 	struct conn_key last_key;
 	enum frame_kind last_kind;

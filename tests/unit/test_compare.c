@@ -292,6 +292,31 @@ static void test_udp_ipv4_ipv6_vlan(void)
 	cmp_fini(&cmp);
 }
 
+/* A mismatch seen while a checkpoint is under way, in an epoch that
+ * checkpoint does not cover, is asked for again when it commits. */
+static void test_mismatch_during_checkpoint(void)
+{
+	struct np_flow g;
+
+	setup(64, 16);
+	guest_flow(&g, false, 1010);
+	cmp_paused(&cmp, 1);
+	cmp_secondary_loaded(&cmp, 1, now);
+	udp(CMP_PRIMARY, &g, "a");
+	udp(CMP_SECONDARY, &g, "b");
+	CU_ASSERT_EQUAL(sink.requests[CMP_REASON_MISMATCH], 1);
+	/* Checkpoint 2 answers it; the SVM's load mark beats the commit. */
+	cmp_paused(&cmp, 2);
+	cmp_secondary_loaded(&cmp, 2, now);
+	udp(CMP_PRIMARY, &g, "c");
+	udp(CMP_SECONDARY, &g, "d");	/* merged into the pending one */
+	CU_ASSERT_EQUAL(sink.requests[CMP_REASON_MISMATCH], 1);
+	cmp_committed(&cmp, 2, now);	/* "a" goes; "c" (epoch 2) stays */
+	CU_ASSERT_EQUAL(sink.released, 1);
+	CU_ASSERT_EQUAL(sink.requests[CMP_REASON_MISMATCH], 2);
+	cmp_fini(&cmp);
+}
+
 static void test_timeout(void)
 {
 	struct np_flow g;
@@ -311,6 +336,7 @@ static void test_timeout(void)
 	cmp_paused(&cmp, 1);
 	cmp_committed(&cmp, 1, now + 250000);
 	CU_ASSERT_EQUAL(sink.released, 1);
+	CU_ASSERT_EQUAL(sink.requests[CMP_REASON_TIMEOUT], 1);
 	/* The hold time lands in the 2^17..2^18 us bucket. */
 	CU_ASSERT_EQUAL(cmp.st.latency[17], 1);
 	cmp_fini(&cmp);
@@ -460,6 +486,7 @@ void unit_suite_compare(void)
 		{ "tcp wraparound", test_tcp_wraparound },
 		{ "tcp mismatch, commit", test_tcp_mismatch_then_commit },
 		{ "epochs", test_epochs_do_not_mix },
+		{ "mismatch during a checkpoint", test_mismatch_during_checkpoint },
 		{ "tcp fin and acks", test_tcp_fin_and_acks },
 		{ "tcp ack gate", test_tcp_ack_gate },
 		{ "udp ipv4 ipv6 vlan", test_udp_ipv4_ipv6_vlan },
