@@ -99,8 +99,16 @@ static void usage(FILE *f)
 		"                   [--export NAME] [--read-only] [--max-clients N]\n"
 		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
 		"                   [--secondary DIR] [--ctl ENDPOINT] [--peer-ctl ENDPOINT]\n"
+		"                   [--pidfile FILE]\n"
 		"                   [--log TARGET] [--log-level LEVEL]\n"
 		"Serves a raw disk image over NBD (colo-blkrep(8)).\n");
+}
+
+/* colod starts us with stderr on /dev/null: the log must say it too. */
+static void startup_error(const char *msg)
+{
+	log_error("%s", msg);
+	fprintf(stderr, "colo-blkrep: %s\n", msg);
 }
 
 static void *client_thread(void *arg)
@@ -235,6 +243,7 @@ int main(int argc, char **argv)
 		{ "secondary", required_argument, NULL, 'S' },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "peer-ctl", required_argument, NULL, 'P' },
+		{ "pidfile", required_argument, NULL, 'p' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -243,7 +252,9 @@ int main(int argc, char **argv)
 	struct server s = { .max_clients = DEFAULT_MAX_CLIENTS, .lfd = -1 };
 	const char *image = NULL, *unix_path = NULL, *tcp = NULL;
 	const char *replicate = NULL, *dirty = NULL, *sec_dir = NULL;
-	const char *ctl_ep = NULL;
+	const char *ctl_ep = NULL, *pidfile = NULL;
+	int pidfd = -1;
+	pid_t holder;
 	struct blkrep_ctl bc;
 	struct secondary sec;
 	void *zctx = NULL, *ctl = NULL;
@@ -260,7 +271,7 @@ int main(int argc, char **argv)
 
 	memset(&bc, 0, sizeof(bc));
 	s.exp.name = "";
-	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:P:", opts,
+	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:P:p:", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
@@ -274,6 +285,7 @@ int main(int argc, char **argv)
 		case 'S': sec_dir = optarg; break;
 		case 'c': ctl_ep = optarg; break;
 		case 'P': bc.peer = optarg; break;
+		case 'p': pidfile = optarg; break;
 		case 'm':
 			if (util_parse_ll(optarg, 1, 1024, &v) < 0) {
 				fprintf(stderr, "colo-blkrep: --max-clients "
@@ -298,8 +310,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("colo-blkrep", lt, lpath, (enum log_level)lvl);
+	/* One blkrep per disk: the pid file is also a lock. */
+	if (pidfile && util_lock_pidfile(pidfile, &pidfd, &holder) < 0) {
+		log_error("%s is held by pid %d", pidfile, (int)holder);
+		fprintf(stderr, "colo-blkrep: %s is held by pid %d\n", pidfile,
+			(int)holder);
+		return 1;
+	}
 	if (image_open(&s.img, image, ro, err, sizeof(err)) < 0) {
-		fprintf(stderr, "colo-blkrep: %s\n", err);
+		startup_error(err);
 		return 1;
 	}
 	s.exp.img = &s.img;
@@ -314,7 +333,7 @@ int main(int argc, char **argv)
 		if (replica_open(&rep, replicate, s.img.size,
 				 dirty ? dirty : dirty_default, err,
 				 sizeof(err)) < 0) {
-			fprintf(stderr, "colo-blkrep: %s\n", err);
+			startup_error(err);
 			return 1;
 		}
 		s.exp.rep = &rep;
@@ -334,7 +353,7 @@ int main(int argc, char **argv)
 	if (sec_dir) {
 		/* Two exports: the primary's writes, and the SVM's view. */
 		if (sec_open(&sec, &s.img, sec_dir, err, sizeof(err)) < 0) {
-			fprintf(stderr, "colo-blkrep: %s\n", err);
+			startup_error(err);
 			return 1;
 		}
 		s.exp.sec = &sec;
@@ -382,6 +401,14 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("stopping");
+	if (pidfile) {
+		char buf[32] = "";
+
+		/* Only our own: a successor may have taken the name. */
+		if (pread(pidfd, buf, sizeof(buf) - 1, 0) > 0 &&
+		    atoi(buf) == (int)getpid())
+			unlink(pidfile);
+	}
 	blkrep_ctl_fini(&bc);
 	if (ctl)
 		zmq_close(ctl);

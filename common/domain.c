@@ -250,13 +250,17 @@ static int get_disk(struct domain_config *c, xmlNodePtr n, const char *fname,
 	if (c->ndisks >= DOMAIN_MAX_DISKS)
 		return fail(err, errlen, fname, n, "too many disks");
 	d = &c->disks[c->ndisks++];
+	d->readonly = child(n, "readonly") != NULL;
+	if (!attr_of(s, "file", d->file, sizeof(d->file)))
+		return fail(err, errlen, fname, s, "file name too long");
+	if (d->file[0])
+		return 0;	/* colod serves it; the helper knows where */
 	if (!attr_of(s, "name", d->export_name, sizeof(d->export_name)) ||
 	    !attr_of(h, "name", d->host, sizeof(d->host)))
 		return fail(err, errlen, fname, s, "NBD name too long");
 	attr_of(h, "socket", d->socket, sizeof(d->socket));
 	attr_of(h, "port", port, sizeof(port));
 	d->port = *port ? (uint16_t)atoi(port) : 10809;
-	d->readonly = child(n, "readonly") != NULL;
 	return 0;
 }
 

@@ -19,6 +19,7 @@ struct domain_nic {
 };
 
 struct domain_disk {
+	char file[1024];	/* an image colod serves with colo-blkrep, or */
 	char socket[108];	/* NBD over a unix socket, or */
 	char host[256];		/* NBD over TCP */
 	uint16_t port;

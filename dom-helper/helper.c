@@ -86,6 +86,17 @@ static int build_devices(struct helper *h, char *cmdline, size_t clen,
 
 		snprintf(serial, sizeof(serial), "%.14s-vd%c", h->cfg.name,
 			 'a' + i);
+		/* An image file is served by colod's colo-blkrep, on a
+		 * socket named after the domain and the disk. */
+		if (h->cfg.disks[i].file[0] &&
+		    (size_t)snprintf(h->cfg.disks[i].socket,
+				     sizeof(h->cfg.disks[i].socket),
+				     "%s/dom-%s-disk%d.sock", h->opts.run_dir,
+				     h->cfg.name, i) >=
+		    sizeof(h->cfg.disks[i].socket)) {
+			snprintf(err, errlen, "disk %d: socket path too long", i);
+			return -ENAMETOOLONG;
+		}
 		rc = vblk_init(&h->disks[i], &h->vm, h->nnics + h->ndisks, i,
 			       &h->cfg.disks[i], serial, err, errlen);
 		h->ndisks++;

@@ -23,33 +23,14 @@
 #include "domains.h"
 #include "log.h"
 #include "util.h"
-
-/* A sibling program: $ENV, else next to colod, else in sbindir. */
-static const char *program_path(const char *name, const char *env_name,
-		char *path, size_t len)
-{
-	char self[PATH_MAX];
-	const char *env = getenv(env_name);
-	ssize_t n;
-
-	if (env && *env)
-		return env;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		snprintf(path, len, "%s/%s", dirname(self), name);
-		if (access(path, X_OK) == 0)
-			return path;
-	}
-	snprintf(path, len, "%s/%s", SBINDIR, name);
-	return path;
-}
+#include "children.h"
+#include "disks.h"
 
 const char *domains_helper_path(void)
 {
 	static char path[PATH_MAX];
 
-	return program_path("colo-dom-helper", "COLO_DOM_HELPER", path,
+	return children_program_path("colo-dom-helper", "COLO_DOM_HELPER", path,
 			    sizeof(path));
 }
 
@@ -57,15 +38,10 @@ static const char *netproxy_path(void)
 {
 	static char path[PATH_MAX];
 
-	return program_path("colo-netproxy", "COLO_NETPROXY", path,
+	return children_program_path("colo-netproxy", "COLO_NETPROXY", path,
 			    sizeof(path));
 }
 
-static void netproxy_pidfile(struct colod *d, const char *name, int i,
-		char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/dom-%s-net%d.pid", d->cfg.run_dir, name, i);
-}
 
 void domains_netproxy_ctl(struct colod *d, const char *name, int i,
 		char *buf, size_t len)
@@ -92,7 +68,6 @@ static void spawn_netproxies(struct colod *d, const struct domain_config *cfg,
 		char nicno[16], listen[300], portf[4200];
 		const char *argv[24];
 		int n = 0;
-		pid_t pid;
 
 		if (!nic->tap[0])
 			continue;
@@ -101,7 +76,7 @@ static void spawn_netproxies(struct colod *d, const struct domain_config *cfg,
 		else
 			snprintf(sock, sizeof(sock), "%s/%s-net%d.sock",
 				 d->cfg.run_dir, cfg->name, i);
-		netproxy_pidfile(d, cfg->name, i, pidf, sizeof(pidf));
+		children_pidfile(d, cfg->name, "net", i, pidf, sizeof(pidf));
 		snprintf(log, sizeof(log), "file:%s/log/%s-net%d.log",
 			 d->cfg.state_dir, cfg->name, i);
 		domains_netproxy_ctl(d, cfg->name, i, ctl, sizeof(ctl));
@@ -141,49 +116,12 @@ static void spawn_netproxies(struct colod *d, const struct domain_config *cfg,
 			argv[n++] = portf;
 		}
 		argv[n] = NULL;
-		pid = fork();
-		if (pid == 0) {
-			int null = open("/dev/null", O_RDWR);
-
-			setsid();
-			if (fork() != 0)
-				_exit(0);
-			if (null >= 0) {
-				dup2(null, 0);
-				dup2(null, 1);
-				dup2(null, 2);
-			}
-			execv(netproxy_path(), (char *const *)argv);
-			_exit(127);
-		}
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
+		children_spawn_detached(netproxy_path(), argv);
 		log_info("domain %s: netproxy for tap %s%s", cfg->name, nic->tap,
 			 colo_addr ? " (COLO secondary)" : "");
 	}
 }
 
-static void kill_netproxies(struct colod *d, const char *name)
-{
-	for (int i = 0; i < DOMAIN_MAX_NICS; i++) {
-		char pidf[4200], buf[32];
-		int fd;
-		ssize_t n;
-
-		netproxy_pidfile(d, name, i, pidf, sizeof(pidf));
-		fd = open(pidf, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			if (atoi(buf) > 0)
-				kill(atoi(buf), SIGTERM);
-		}
-		unlink(pidf);
-	}
-}
 
 static void link_paths(struct colod *d, const char *name, char *ctl,
 		char *ev, size_t len)
@@ -487,11 +425,14 @@ static int create(struct colod *d, const struct domain_config *cfg,
 
 		a.name = cfg->name;
 		a.cfg = path;
-		rc = spawn(d, &a, port, why, sizeof(why));
+		rc = disks_spawn(d, cfg, why, sizeof(why));
+		if (rc == 0)
+			rc = spawn(d, &a, port, why, sizeof(why));
 	}
 	l = rc == 0 ? link_open(d, cfg->name, HELPER_CALL_TIMEOUT_MS, &info) :
 	    NULL;
 	if (!l) {
+		disks_kill(d, cfg->name);
 		colod_txn_begin(d);
 		state_domain_delete(&d->st, cfg->name);
 		colod_txn_commit(d);
@@ -546,7 +487,8 @@ static void forget(struct colod *d, struct dom_link *l, const char *why,
 	remove = remove || l->last == RUN_STATE_SHUTDOWN ||
 		 l->last == RUN_STATE_POSTMIGRATE;
 	link_remove(d, l);
-	kill_netproxies(d, name);
+	children_kill(d, name, "net", DOMAIN_MAX_NICS);
+	disks_kill(d, name);
 	colod_txn_begin(d);
 	if (remove)
 		state_domain_delete(&d->st, name);
@@ -572,7 +514,8 @@ int domains_destroy(struct colod *d, const char *name,
 				       "domain '%s' not found", name);
 			return -ENOENT;
 		}
-		kill_netproxies(d, name);
+		children_kill(d, name, "net", DOMAIN_MAX_NICS);
+		disks_kill(d, name);
 		colod_txn_begin(d);
 		state_domain_delete(&d->st, name);
 		announce(d, name, RUN_STATE_SHUTDOWN, "destroyed");
