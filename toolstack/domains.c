@@ -42,7 +42,6 @@ static const char *netproxy_path(void)
 			    sizeof(path));
 }
 
-
 void domains_netproxy_ctl(struct colod *d, const char *name, int i,
 		char *buf, size_t len)
 {
@@ -121,7 +120,6 @@ static void spawn_netproxies(struct colod *d, const struct domain_config *cfg,
 			 colo_addr ? " (COLO secondary)" : "");
 	}
 }
-
 
 static void link_paths(struct colod *d, const char *name, char *ctl,
 		char *ev, size_t len)
