@@ -18,7 +18,9 @@
 #include <unistd.h>
 #include <zmq.h>
 #include "blkrep_ctl.h"
+#include "colo-qapi-events.h"
 #include "image.h"
+#include "quorum.h"
 #include "log.h"
 #include "nbd_server.h"
 #include "replica.h"
@@ -100,8 +102,42 @@ static void usage(FILE *f)
 		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
 		"                   [--secondary DIR] [--ctl ENDPOINT] [--peer-ctl ENDPOINT]\n"
 		"                   [--pidfile FILE]\n"
+		"       colo-blkrep --quorum FILE,FILE,... [--vote-threshold N]\n"
+		"                   [--read-pattern quorum|fifo] [--rewrite-corrupted]\n"
+		"                   [--events ENDPOINT] (--unix PATH | --listen HOST:PORT) ...\n"
 		"                   [--log TARGET] [--log-level LEVEL]\n"
 		"Serves a raw disk image over NBD (colo-blkrep(8)).\n");
+}
+
+/* The event socket is used from the client threads (quorum events)
+ * and the main loop; ZeroMQ sockets are not thread-safe. */
+static void *pub_ctx, *pub;
+static pthread_mutex_t pub_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void emit_event(void *opaque, const char *name, json_t *data)
+{
+	json_t *ev = ctl_event_new(name, data);
+
+	(void)opaque;
+	if (!ev)
+		return;
+	pthread_mutex_lock(&pub_lock);
+	ctl_publish(pub, ev);
+	pthread_mutex_unlock(&pub_lock);
+	json_decref(ev);
+}
+
+/* XPUB hands us each subscription: read them so they do not pile up. */
+static void drain_subscriptions(void)
+{
+	char buf[256];
+
+	if (!pub)
+		return;
+	pthread_mutex_lock(&pub_lock);
+	while (zmq_recv(pub, buf, sizeof(buf), ZMQ_DONTWAIT) >= 0)
+		;
+	pthread_mutex_unlock(&pub_lock);
 }
 
 /* colod starts us with stderr on /dev/null: the log must say it too. */
@@ -244,6 +280,11 @@ int main(int argc, char **argv)
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "peer-ctl", required_argument, NULL, 'P' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "quorum", required_argument, NULL, 'Q' },
+		{ "vote-threshold", required_argument, NULL, 'T' },
+		{ "read-pattern", required_argument, NULL, 'X' },
+		{ "rewrite-corrupted", no_argument, NULL, 'W' },
+		{ "events", required_argument, NULL, 'E' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -252,7 +293,12 @@ int main(int argc, char **argv)
 	struct server s = { .max_clients = DEFAULT_MAX_CLIENTS, .lfd = -1 };
 	const char *image = NULL, *unix_path = NULL, *tcp = NULL;
 	const char *replicate = NULL, *dirty = NULL, *sec_dir = NULL;
-	const char *ctl_ep = NULL, *pidfile = NULL;
+	const char *ctl_ep = NULL, *pidfile = NULL, *qlist = NULL;
+	const char *events_ep = NULL;
+	int qthreshold = 0;
+	bool qfifo = false, qrewrite = false;
+	struct quorum qr;
+	struct qapi_event_sink sink = { emit_event, NULL };
 	int pidfd = -1;
 	pid_t holder;
 	struct blkrep_ctl bc;
@@ -271,7 +317,7 @@ int main(int argc, char **argv)
 
 	memset(&bc, 0, sizeof(bc));
 	s.exp.name = "";
-	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:P:p:", opts,
+	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:P:p:Q:T:X:WE:", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
@@ -286,6 +332,25 @@ int main(int argc, char **argv)
 		case 'c': ctl_ep = optarg; break;
 		case 'P': bc.peer = optarg; break;
 		case 'p': pidfile = optarg; break;
+		case 'Q': qlist = optarg; break;
+		case 'T':
+			if (util_parse_ll(optarg, 1, QUORUM_MAX, &v) < 0) {
+				fprintf(stderr, "colo-blkrep: --vote-threshold "
+					"must be 1 to %d\n", QUORUM_MAX);
+				return 2;
+			}
+			qthreshold = (int)v;
+			break;
+		case 'X':
+			if (strcmp(optarg, "quorum") && strcmp(optarg, "fifo")) {
+				fprintf(stderr, "colo-blkrep: --read-pattern is "
+					"quorum or fifo\n");
+				return 2;
+			}
+			qfifo = !strcmp(optarg, "fifo");
+			break;
+		case 'W': qrewrite = true; break;
+		case 'E': events_ep = optarg; break;
 		case 'm':
 			if (util_parse_ll(optarg, 1, 1024, &v) < 0) {
 				fprintf(stderr, "colo-blkrep: --max-clients "
@@ -300,7 +365,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind < argc || !image || !unix_path == !tcp) {
+	if (optind < argc || !image == !qlist || !unix_path == !tcp ||
+	    (qlist && (replicate || sec_dir || ro))) {
 		usage(stderr);
 		return 2;
 	}
@@ -317,11 +383,41 @@ int main(int argc, char **argv)
 			(int)holder);
 		return 1;
 	}
-	if (image_open(&s.img, image, ro, err, sizeof(err)) < 0) {
-		startup_error(err);
-		return 1;
+	if (events_ep) {
+		/* XPUB: subscribers get a welcome, as from colod. */
+		pub_ctx = zmq_ctx_new();
+		pub = ctl_bind(pub_ctx, ZMQ_XPUB, events_ep, &zerr);
+		if (!pub) {
+			snprintf(err, sizeof(err), "%s: %s", events_ep,
+				 strerror(-zerr));
+			startup_error(err);
+			return 1;
+		}
 	}
-	s.exp.img = &s.img;
+	if (qlist) {
+		char *paths[QUORUM_MAX + 1], *save = NULL, *list = xstrdup(qlist);
+		int n = 0;
+
+		for (char *t = strtok_r(list, ",", &save); t && n <= QUORUM_MAX;
+		     t = strtok_r(NULL, ",", &save))
+			paths[n++] = t;
+		if (quorum_open(&qr, paths, n, qthreshold, qfifo, qrewrite, err,
+				sizeof(err)) < 0) {
+			startup_error(err);
+			return 1;
+		}
+		qr.reference = s.exp.name[0] ? s.exp.name : "quorum";
+		qr.sink = pub ? &sink : NULL;
+		s.exp.qr = &qr;
+		s.exp.img = &qr.ch[0].img;
+		image = qlist;
+	} else {
+		if (image_open(&s.img, image, ro, err, sizeof(err)) < 0) {
+			startup_error(err);
+			return 1;
+		}
+		s.exp.img = &s.img;
+	}
 	if (replicate && ro) {
 		fprintf(stderr, "colo-blkrep: --replicate needs a writable "
 			"image\n");
@@ -358,7 +454,7 @@ int main(int argc, char **argv)
 		}
 		s.exp.sec = &sec;
 		s.svm_exp = (struct nbd_export){ "svm", &s.img, NULL, &sec,
-						 true, NULL };
+						 true, NULL, NULL };
 		s.exp.next = &s.svm_exp;
 		bc.sec = &sec;
 	}
@@ -389,6 +485,7 @@ int main(int argc, char **argv)
 			{ NULL, s.lfd, ZMQ_POLLIN, 0 }, { ctl, 0, ZMQ_POLLIN, 0 },
 		};
 
+		drain_subscriptions();
 		if (zmq_poll(it, ctl ? 2 : 1, 200) > 0) {
 			if (it[0].revents & ZMQ_POLLIN)
 				accept_one(&s);
@@ -420,7 +517,14 @@ int main(int argc, char **argv)
 	if (s.unix_path)
 		unlink(s.unix_path);
 	free(s.unix_path);
-	image_flush(&s.img);
+	if (s.exp.qr)
+		quorum_flush(&qr);
+	else
+		image_flush(&s.img);
+	if (pub) {
+		zmq_close(pub);
+		zmq_ctx_term(pub_ctx);
+	}
 	/* Client threads may still be inside the overlays: they end with
 	 * the process, which loses nothing (every write was synced as its
 	 * client asked). */

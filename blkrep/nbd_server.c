@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "nbd_proto.h"
 #include "nbd_server.h"
+#include "quorum.h"
 #include "secondary.h"
 #include "replica.h"
 #include "util.h"
@@ -280,18 +281,25 @@ static int errno_to_nbd(int rc)
 	}
 }
 
-/* The secondary's exports: the primary's writes, or the SVM's view. */
-static int execute_secondary(struct conn *c, const struct nbd_request *r,
-			     bool fua)
+/* The data paths of the exports that are not a plain image (with or
+ * without a replica): each command maps to one function. */
+struct backend {
+	int (*read)(void *b, void *buf, size_t len, uint64_t off);
+	int (*write)(void *b, const void *buf, size_t len, uint64_t off,
+		     bool fua);
+	int (*flush)(void *b);
+	int (*trim)(void *b, uint64_t len, uint64_t off);	/* may be NULL */
+	int (*zero)(void *b, uint64_t len, uint64_t off, bool fua);
+};
+
+static int execute_backend(struct conn *c, const struct nbd_request *r,
+			   bool fua, const struct backend *be, void *b)
 {
-	struct secondary *sec = c->e->sec;
-	bool svm = c->e->svm;
 	int rc = 0;
 
 	switch (r->type) {
 	case NBD_CMD_READ:
-		rc = svm ? sec_svm_read(sec, c->buf, r->length, r->offset) :
-		     image_read(c->e->img, c->buf, r->length, r->offset);
+		rc = be->read(b, c->buf, r->length, r->offset);
 		if (rc == 0)
 			c->st->bytes_read += r->length;
 		return reply(c, r, rc ? errno_to_nbd(rc) : 0, c->buf,
@@ -299,30 +307,115 @@ static int execute_secondary(struct conn *c, const struct nbd_request *r,
 	case NBD_CMD_WRITE:
 		if (get(c, c->buf, r->length) < 0)
 			return -EPIPE;
-		rc = svm ? sec_svm_write(sec, c->buf, r->length, r->offset, fua) :
-		     sec_primary_write(sec, c->buf, r->length, r->offset, fua);
+		rc = be->write(b, c->buf, r->length, r->offset, fua);
 		if (rc == 0)
 			c->st->bytes_written += r->length;
 		break;
 	case NBD_CMD_FLUSH:
-		rc = svm ? sec_svm_flush(sec) : sec_primary_flush(sec);
+		rc = be->flush(b);
 		break;
 	case NBD_CMD_TRIM:
-		/* The primary's own disk now reads zeros there: so must
-		 * this one, or the copies differ.  For the SVM keeping the
-		 * data is correct. */
-		if (!svm)
-			rc = sec_primary_zero(sec, r->length, r->offset, fua);
+		if (be->trim)
+			rc = be->trim(b, r->length, r->offset);
 		break;
 	case NBD_CMD_WRITE_ZEROES:
-		rc = svm ? sec_svm_zero(sec, r->length, r->offset, fua) :
-		     sec_primary_zero(sec, r->length, r->offset, fua);
+		rc = be->zero(b, r->length, r->offset, fua);
 		break;
 	case NBD_CMD_CACHE:
 		break;
 	}
 	return reply(c, r, rc ? errno_to_nbd(rc) : 0, NULL, 0);
 }
+
+/* Adapters: each backend's functions take their own type. */
+static int sp_read(void *b, void *buf, size_t len, uint64_t off)
+{
+	/* The primary-facing export reads the disk as it is. */
+	return image_read(((struct secondary *)b)->disk, buf, len, off);
+}
+
+static int sp_write(void *b, const void *buf, size_t len, uint64_t off,
+		    bool fua)
+{
+	return sec_primary_write(b, buf, len, off, fua);
+}
+
+static int sp_flush(void *b)
+{
+	return sec_primary_flush(b);
+}
+
+/* The primary's own disk now reads zeros there: so must this one, or
+ * the copies differ. */
+static int sp_trim(void *b, uint64_t len, uint64_t off)
+{
+	return sec_primary_zero(b, len, off, false);
+}
+
+static int sp_zero(void *b, uint64_t len, uint64_t off, bool fua)
+{
+	return sec_primary_zero(b, len, off, fua);
+}
+
+static int sv_read(void *b, void *buf, size_t len, uint64_t off)
+{
+	return sec_svm_read(b, buf, len, off);
+}
+
+static int sv_write(void *b, const void *buf, size_t len, uint64_t off,
+		    bool fua)
+{
+	return sec_svm_write(b, buf, len, off, fua);
+}
+
+static int sv_flush(void *b)
+{
+	return sec_svm_flush(b);
+}
+
+static int sv_zero(void *b, uint64_t len, uint64_t off, bool fua)
+{
+	return sec_svm_zero(b, len, off, fua);
+}
+
+static int q_read(void *b, void *buf, size_t len, uint64_t off)
+{
+	return quorum_read(b, buf, len, off);
+}
+
+static int q_write(void *b, const void *buf, size_t len, uint64_t off,
+		   bool fua)
+{
+	return quorum_write(b, buf, len, off, fua);
+}
+
+static int q_flush(void *b)
+{
+	return quorum_flush(b);
+}
+
+static int q_trim(void *b, uint64_t len, uint64_t off)
+{
+	return quorum_trim(b, len, off);
+}
+
+static int q_zero(void *b, uint64_t len, uint64_t off, bool fua)
+{
+	return quorum_zero(b, len, off, fua);
+}
+
+static const struct backend secondary_primary = {
+	sp_read, sp_write, sp_flush, sp_trim, sp_zero,
+};
+
+/* For the SVM, keeping trimmed data is correct: no trim. */
+static const struct backend secondary_svm = {
+	sv_read, sv_write, sv_flush, NULL, sv_zero,
+};
+
+static const struct backend quorum_backend = {
+	q_read, q_write, q_flush, q_trim, q_zero,
+};
 
 static int execute(struct conn *c, const struct nbd_request *r)
 {
@@ -338,7 +431,10 @@ static int execute(struct conn *c, const struct nbd_request *r)
 		return reply(c, r, NBD_ENOMEM, NULL, 0);
 	}
 	if (c->e->sec)
-		return execute_secondary(c, r, fua);
+		return execute_backend(c, r, fua, c->e->svm ? &secondary_svm :
+				       &secondary_primary, c->e->sec);
+	if (c->e->qr)
+		return execute_backend(c, r, fua, &quorum_backend, c->e->qr);
 	switch (r->type) {
 	case NBD_CMD_READ:	/* reads are served locally */
 		rc = image_read(img, c->buf, r->length, r->offset);

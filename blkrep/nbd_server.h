@@ -9,6 +9,7 @@
 
 struct replica;
 struct secondary;
+struct quorum;
 
 struct nbd_export {
 	const char *name;	/* "" matches the first export */
@@ -16,6 +17,7 @@ struct nbd_export {
 	struct replica *rep;	/* primary mode: the secondary, or NULL */
 	struct secondary *sec;	/* secondary mode: the three layers */
 	bool svm;		/* ...this export is the SVM's view of them */
+	struct quorum *qr;	/* quorum mode: the children, else NULL */
 	const struct nbd_export *next;	/* more exports on the server */
 };
 

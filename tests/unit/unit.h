@@ -16,6 +16,7 @@ void unit_suite_compare(void);
 void unit_suite_rewriter(void);
 void unit_suite_link(void);
 void unit_suite_overlay(void);
+void unit_suite_sha256(void);
 
 /* Adds a suite with its tests; aborts the run if CUnit cannot. */
 struct unit_case {

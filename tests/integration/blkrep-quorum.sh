@@ -1,0 +1,80 @@
+#!/bin/bash
+# colo-blkrep in quorum mode over three image files, with qemu-io as the
+# client and colo-xl events on its event socket: writes reach all three;
+# one child's block corrupted behind its back is outvoted (the read
+# returns the majority's data), reported with QUORUM_REPORT_BAD naming
+# that child, and repaired by rewrite-corrupted; two corrupted children
+# leave no majority: QUORUM_FAILURE and EIO; read-pattern fifo reads
+# the first child; children of different sizes are refused.
+. "$(dirname "$0")/lib.sh"
+need_cmd qemu-io
+BLKREP=$TOP_BUILDDIR/colo-blkrep
+SOCK=$TMP/q.sock
+URI="nbd+unix:///?socket=$SOCK"
+mkdir -p "$TMP/ev"
+for c in a b c; do truncate -s 8M "$TMP/$c.img"; done
+
+start() {
+	rm -f "$SOCK"
+	"$BLKREP" --quorum "$TMP/a.img,$TMP/b.img,$TMP/c.img" --unix "$SOCK" \
+		--events "ipc://$TMP/ev/colod.events" --log "file:$TMP/q.log" "$@" &
+	QPID=$!
+	CHILD_PIDS+=($QPID)
+	wait_for 5 test -S "$SOCK" || fail "no blkrep: $(cat "$TMP/q.log")"
+}
+stop() { kill "$QPID"; wait "$QPID" 2>/dev/null; }
+io() {
+	qemu-io -f raw -c "$1" "$URI" >"$TMP/io" 2>&1 || fail "qemu-io $1: $(cat "$TMP/io")"
+	! grep -q "Pattern verification failed" "$TMP/io" || fail "$1: $(head -2 "$TMP/io")"
+}
+corrupt() {	# FILE OFFSET
+	printf 'garbage!' | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+events() {	# start colo-xl events into $TMP/events
+	COLO_RUN_DIR=$TMP/ev "$XL" events >"$TMP/events" 2>&1 &
+	CHILD_PIDS+=($!)
+	EVPID=$!
+	sleep 0.5
+}
+
+step "children of different sizes are refused"
+truncate -s 4M "$TMP/small.img"
+expect_rc 1 "$BLKREP" --quorum "$TMP/a.img,$TMP/small.img" --unix "$SOCK"
+contains "$ERR" "must be the same size"
+
+step "writes reach all three children"
+start --rewrite-corrupted
+events
+io "write -P 0x5a 1M 64k"
+for c in a b c; do
+	qemu-io -f raw -c "read -P 0x5a 1M 64k" "$TMP/$c.img" >/dev/null || fail "child $c"
+done
+
+step "one corrupted child: outvoted, reported, repaired"
+corrupt "$TMP/b.img" $((1024 * 1024 + 100))
+io "read -P 0x5a 1M 64k"
+wait_for 5 grep -q QUORUM_REPORT_BAD "$TMP/events" || fail "no QUORUM_REPORT_BAD: $(cat "$TMP/events")"
+grep QUORUM_REPORT_BAD "$TMP/events" | head -1 | sed 's/^/   /'
+grep QUORUM_REPORT_BAD "$TMP/events" | grep -q '"node-name": *"b.img"' || fail "the wrong child was blamed"
+grep QUORUM_REPORT_BAD "$TMP/events" | grep -q '"sector-num": *2048' || fail "wrong sector"
+qemu-io -f raw -c "read -P 0x5a 1M 64k" "$TMP/b.img" >"$TMP/io" 2>&1
+! grep -q "verification failed" "$TMP/io" || fail "b.img was not repaired"
+
+step "two corrupted children: QUORUM_FAILURE and EIO"
+sleep 0.2	# past the event rate limit
+corrupt "$TMP/a.img" $((2 * 1024 * 1024))
+corrupt "$TMP/c.img" $((2 * 1024 * 1024 + 8))
+! qemu-io -f raw -c "read 2M 4k" "$URI" >"$TMP/io" 2>&1 || fail "the read succeeded without a majority"
+grep -qi "input/output error" "$TMP/io" || fail "not EIO: $(cat "$TMP/io")"
+wait_for 5 grep -q QUORUM_FAILURE "$TMP/events" || fail "no QUORUM_FAILURE: $(cat "$TMP/events")"
+grep QUORUM_FAILURE "$TMP/events" | head -1 | sed 's/^/   /'
+io "read -P 0x5a 1M 64k"	# the rest still reads
+kill "$EVPID" 2>/dev/null
+stop
+
+step "read-pattern fifo: the first child answers"
+start --read-pattern fifo
+io "read -P 0x5a 1M 64k"
+qemu-io -f raw -c "read -P 0 2M 4k" "$URI" >"$TMP/io" 2>&1
+grep -q "verification failed" "$TMP/io" || fail "fifo did not read a.img's garbage"
+stop
