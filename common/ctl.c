@@ -292,21 +292,15 @@ void *ctl_bind_curve(void *zctx, int type, const char *endpoint,
 int ctl_probe_ipc(const char *endpoint)
 {
 	const char *path = ipc_path(endpoint);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, rc = 0;
+	int fd;
 
 	if (!path)
 		return 0;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = util_connect_unix(path);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		rc = -errno;
+		return fd;
 	close(fd);
-	return rc;
+	return 0;
 }
 
 int ctl_client_open(struct ctl_client *c, const char *endpoint,

@@ -40,4 +40,8 @@ int util_writev_all(int fd, struct iovec *iov, int n);
  * file ends first, or -errno. */
 int util_readv_all(int fd, struct iovec *iov, int n);
 
+/* A connected unix stream socket (close-on-exec, blocking) to path, or
+ * -errno (-ENAMETOOLONG for a path that cannot be a socket's). */
+int util_connect_unix(const char *path);
+
 #endif

@@ -127,22 +127,10 @@ void proxy_fini(struct proxy *p)
 
 static int connect_guest(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = util_connect_unix(path);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int rc = -errno;
-
-		close(fd);
-		return rc;
-	}
-	fcntl(fd, F_SETFL, O_NONBLOCK);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, O_NONBLOCK);
 	return fd;
 }
 

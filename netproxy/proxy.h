@@ -27,7 +27,6 @@ const char *proxy_mode_str(enum proxy_mode m);
 struct proxy_cfg {
 	const char *tap_name;
 	const char *guest_path;
-	const char *domain;
 	int nic;			/* index in net-rx */
 	struct cmp_config cmp;
 	uint32_t rw_max_conns;

@@ -17,13 +17,7 @@ G=$TOP_BUILDDIR/tests/guests
 export COLO_TEST_KILL_FILE=$TMP/kill-at
 ns_add "$A"
 ns_add "$B"
-ip link add "ca$NS_SUFFIX" type veth peer name "cb$NS_SUFFIX"
-ip link set "ca$NS_SUFFIX" netns "$A"
-ip link set "cb$NS_SUFFIX" netns "$B"
-ip -n "$A" addr add 198.51.100.1/24 dev "ca$NS_SUFFIX"
-ip -n "$B" addr add 198.51.100.2/24 dev "cb$NS_SUFFIX"
-ip -n "$A" link set "ca$NS_SUFFIX" up
-ip -n "$B" link set "cb$NS_SUFFIX" up
+topo_replication "$A" "$B"
 for h in a b; do
 	ns=$([ $h = a ] && echo "$A" || echo "$B")
 	ip=$([ $h = a ] && echo 198.51.100.1 || echo 198.51.100.2)

@@ -13,16 +13,16 @@ failover_of() {
 
 step "a blip shorter than interval x misses: no failover"
 sleep 1
-ip -n "$A" link set "ca$NS_SUFFIX" down
+ip -n "$A" link set "ra$NS_SUFFIX" down
 sleep 0.1
-ip -n "$A" link set "ca$NS_SUFFIX" up
+ip -n "$A" link set "ra$NS_SUFFIX" up
 sleep 1.5
 [ "$(failover_of b)" = none ] || fail "B failed over on a 100 ms blip"
 [ "$(failover_of a)" = none ] || fail "A failed over on a 100 ms blip"
 
 step "partition: both sides fail over within the heartbeat limit"
 t0=$(date +%s%N)
-ip -n "$A" link set "ca$NS_SUFFIX" down
+ip -n "$A" link set "ra$NS_SUFFIX" down
 wait_for 10 bash -c "[ \"\$(COLO_RUN_DIR=$TMP/b/run $XL colo status web | sed -n 's/^failover *: //p')\" = completed ]" ||
 	fail "B did not fail over: $(xl b colo status web)"
 t1=$(date +%s%N)

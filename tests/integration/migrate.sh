@@ -13,13 +13,7 @@ G=$TOP_BUILDDIR/tests/guests
 
 ns_add "$A"
 ns_add "$B"
-ip link add "ra$NS_SUFFIX" type veth peer name "rb$NS_SUFFIX"
-ip link set "ra$NS_SUFFIX" netns "$A"
-ip link set "rb$NS_SUFFIX" netns "$B"
-ip -n "$A" addr add 198.51.100.1/24 dev "ra$NS_SUFFIX"
-ip -n "$B" addr add 198.51.100.2/24 dev "rb$NS_SUFFIX"
-ip -n "$A" link set "ra$NS_SUFFIX" up
-ip -n "$B" link set "rb$NS_SUFFIX" up
+topo_replication "$A" "$B"
 for h in a b; do
 	ns=$([ $h = a ] && echo "$A" || echo "$B")
 	ip=$([ $h = a ] && echo 198.51.100.1 || echo 198.51.100.2)

@@ -66,3 +66,15 @@ topo_host() {
 }
 
 in_client() { ip netns exec "$NS_CLIENT" "$@"; }
+
+# topo_replication A B: the direct veth between two hosts, ra$NS_SUFFIX
+# (198.51.100.1) in A and rb$NS_SUFFIX (198.51.100.2) in B.
+topo_replication() {
+	ip link add "ra$NS_SUFFIX" type veth peer name "rb$NS_SUFFIX"
+	ip link set "ra$NS_SUFFIX" netns "$1"
+	ip link set "rb$NS_SUFFIX" netns "$2"
+	ip -n "$1" addr add 198.51.100.1/24 dev "ra$NS_SUFFIX"
+	ip -n "$2" addr add 198.51.100.2/24 dev "rb$NS_SUFFIX"
+	ip -n "$1" link set "ra$NS_SUFFIX" up
+	ip -n "$2" link set "rb$NS_SUFFIX" up
+}
