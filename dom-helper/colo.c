@@ -148,6 +148,22 @@ static void read_kill_knob(struct colo *c)
 			 name, seq);
 }
 
+/* COLO_TEST_LOADED_DELAY_MS (colo-dom-helper(8)): a secondary waits
+ * this long between loading a checkpoint and telling its listeners, so
+ * tests can open the window in which netproxy reconnects before it
+ * hears of the load. */
+static void read_loaded_delay_knob(struct colo *c)
+{
+	const char *v = getenv("COLO_TEST_LOADED_DELAY_MS");
+
+	c->loaded_delay_us = v ? (useconds_t)strtoul(v, NULL, 10) * 1000 : 0;
+	if (c->loaded_delay_us > 1000000)
+		c->loaded_delay_us = 1000000;
+	if (c->loaded_delay_us)
+		log_warn("test: the loaded phase waits %u ms",
+			 (unsigned)(c->loaded_delay_us / 1000));
+}
+
 static void kill_point(struct colo *c, enum kill_phase p, uint64_t seq)
 {
 	if (c->kill_phase != (int)p || seq != c->kill_seq)
@@ -638,6 +654,7 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 	stream_reader_set_page_sink(r, c->cache, h->vm.mem.npages);
 	c->active = true;
 	c->last_rx_us = util_mono_us();
+	read_loaded_delay_knob(c);
 	vm_resume(&h->vm, VM_PAUSE_MIGRATE);	/* the stream is in */
 	log_info("COLO: secondary running");
 	while (!c->failover) {
@@ -715,6 +732,8 @@ void colo_secondary_loop(struct helper *h, int fd, struct stream_reader *r)
 				rc = apply(h, &st, bm, why, sizeof(why));
 			/* Partners out of step cannot back a takeover: stand
 			 * by (as for a corrupt stream). */
+			if (c->loaded_delay_us)
+				usleep(c->loaded_delay_us);
 			if (rc == 0 && tell_phase(h, COLO_PHASE_LOADED, seq,
 						  false, why, sizeof(why)) < 0)
 				rc = -EPROTO;

@@ -16,6 +16,7 @@
 #define DH_COLO_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,6 +64,7 @@ struct colo {
 	struct colo_phases phases;	/* netproxy, blkrep */
 	int kill_phase;			/* test knob: enum colo_phase, or 0 */
 	uint64_t kill_seq;
+	useconds_t loaded_delay_us;	/* test knob: delay before "loaded" */
 	char error[320];
 };
 

@@ -125,7 +125,7 @@ int link_read(struct np_link *l, const struct link_ops *ops, void *opaque)
 		if (rc < 0)
 			return rc;
 	}
-	return l->fd >= 0 ? 0 : -ECONNRESET;
+	return l->fd >= 0 ? 1 : -ECONNRESET;
 }
 
 bool link_room(const struct np_link *l, size_t len)

@@ -47,9 +47,11 @@ void link_fini(struct np_link *l);
 void link_attach(struct np_link *l, int fd);
 void link_close(struct np_link *l, const char *why);
 
-/* Reads what is available and hands each complete frame or record to
- * ops.  Returns 0, or -errno once the link was closed (EOF, error, or a
- * framing error, which is logged). */
+/* Reads what is available, up to a bound that keeps one busy link from
+ * starving the others, and hands each complete frame or record to ops.
+ * Returns 0 once the socket is empty, 1 if the bound stopped it, or
+ * -errno once the link was closed (EOF, error, or a framing error, which
+ * is logged). */
 int link_read(struct np_link *l, const struct link_ops *ops, void *opaque);
 
 /* Queues a frame; false (counted in dropped_out) when the link is down

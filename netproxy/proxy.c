@@ -417,9 +417,12 @@ int proxy_paused(struct proxy *p, uint64_t seq, bool has_rx, uint64_t rx)
 
 	if (p->mode != PROXY_PRIMARY)
 		return 0;
-	/* Everything the PVM sent before the pause is in the socket now:
-	 * it belongs to the epoch being closed. */
-	proxy_on_guest(p);
+	/* Everything the PVM sent before the pause is in the socket now
+	 * (the helper drains its output before it parks): it belongs to
+	 * the epoch being closed, all of it. */
+	while (link_read(&p->guest, &guest_ops, p) > 0)
+		flush_links(p);
+	flush_links(p);
 	cmp_paused(&p->cmp, seq);
 	p->holding = true;
 	if (!has_rx || p->peer.fd < 0)

@@ -40,6 +40,9 @@ struct virtio_ops {
 	void (*queue_work)(struct virtio_dev *d, int q);
 	/* Worker thread: a backend fd is readable or writable. */
 	void (*fd_ready)(struct virtio_dev *d, int fd, uint32_t events);
+	/* Worker thread, before it parks for a pause: finish the work
+	 * that belongs to the epoch being closed.  Optional. */
+	void (*quiesce)(struct virtio_dev *d);
 	/* Driver reset: drop in-flight state. */
 	void (*reset)(struct virtio_dev *d);
 	/* Device-specific state for checkpoints. */

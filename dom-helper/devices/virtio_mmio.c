@@ -253,6 +253,8 @@ void virtio_dev_unwatch(struct virtio_dev *d, int fd)
 static void worker_park(struct virtio_dev *d)
 {
 	pthread_mutex_lock(&d->lock);
+	if (d->quiesce_req && !d->quiesced && d->ops->quiesce)
+		d->ops->quiesce(d);
 	while (d->quiesce_req && !d->stop) {
 		d->quiesced = true;
 		pthread_cond_broadcast(&d->cond);

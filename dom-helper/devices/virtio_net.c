@@ -4,6 +4,7 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #define VIRTIO_NET_S_LINK_UP	1
 #define VNET_HDR_LEN		12	/* virtio_net_hdr_v1 */
 #define VNET_RECONNECT_US	2000000	/* a peer's reconnect after a load */
+#define VNET_DRAIN_MS		1000	/* bound on the pause-time TX drain */
 #define RXQ 0
 #define TXQ 1
 
@@ -215,6 +217,30 @@ static void tx_work(struct virtio_dev *d)
 	flush_out(n);
 }
 
+/* Frames the guest handed over before a pause are output of the epoch
+ * being closed.  Left in n->out, they would reach the peer after the
+ * resume and be compared as output of the next epoch, which the other
+ * VM (loaded from the checkpoint, where they are already sent) never
+ * produces.  So the pause waits for the socket to take them. */
+static void drain_tx(struct virtio_dev *d)
+{
+	struct vnet *n = vnet_of(d);
+	uint64_t until = util_mono_us() + VNET_DRAIN_MS * 1000ull;
+
+	flush_out(n);
+	while (n->conn_fd >= 0 && n->out_len && util_mono_us() < until) {
+		struct pollfd pf = { n->conn_fd, POLLOUT, 0 };
+
+		if (poll(&pf, 1, 10) > 0)
+			flush_out(n);
+	}
+	if (n->out_len) {
+		n->tx_late++;
+		log_warn("%s: %zu bytes of output not taken by the pause; "
+			 "they go out in the next epoch", n->path, n->out_len);
+	}
+}
+
 static void queue_work(struct virtio_dev *d, int qi)
 {
 	struct vnet *n = vnet_of(d);
@@ -226,15 +252,27 @@ static void queue_work(struct virtio_dev *d, int qi)
 	watch_conn(n);
 }
 
+/* The newest peer wins: a restarted netproxy reconnects, and netproxy
+ * reconnects after every checkpoint load.  Every connection waiting in
+ * the backlog is older than the last one; one made while the devices
+ * were parked for a load carries input sent before the replay position
+ * was known, so the older ones are closed unread. */
 static void accept_peer(struct vnet *n)
 {
-	int fd = accept4(n->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd, newest = -1;
 
-	if (fd < 0)
+	while ((fd = accept4(n->listen_fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (newest >= 0) {
+			close(newest);
+			n->stale_conns++;
+		}
+		newest = fd;
+	}
+	if (newest < 0)
 		return;
-	/* The newest peer wins: a restarted netproxy reconnects. */
 	drop_conn(n, "replaced by a new connection");
-	n->conn_fd = fd;
+	n->conn_fd = newest;
 	log_info("%s: peer connected", n->path);
 	watch_conn(n);
 }
@@ -333,6 +371,7 @@ static const struct virtio_ops vnet_ops = {
 	.config_read = config_read,
 	.queue_work = queue_work,
 	.fd_ready = fd_ready,
+	.quiesce = drain_tx,
 	.reset = reset,
 	.save = save,
 	.load = load,

@@ -33,6 +33,8 @@ struct vnet {
 	uint8_t *out;
 	size_t out_len;
 	uint64_t rx_frames, tx_frames, rx_dropped, tx_dropped, bad_frames;
+	uint64_t tx_late;		/* output a pause could not drain */
+	uint64_t stale_conns;		/* backlog connections closed unread */
 	/* Frames read from the current connection: netproxy's input epochs
 	 * count in these (colo-phase net-rx). */
 	uint64_t conn_frames;

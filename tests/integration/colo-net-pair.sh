@@ -57,6 +57,40 @@ if len(k)>1: v=[c["count"] for c in v if c["name"]==k[1]][0]
 print(v)' "$1" "$2"
 }
 
+info_field() { rcli info | tr -d '\r' | sed -n "s/^$1://p"; }
+
+# udp_echo_checkpoints MIN PER_ROUND: rounds of PER_ROUND numbered UDP
+# echoes at 250/s, with a checkpoint every 10 ms, until MIN checkpoints
+# have passed.  A frame the SVM lost or got twice changes its echo
+# stream, which is a UDP mismatch on A.  Sets u1 to the guest's count.
+udp_echo_checkpoints() {
+	local min=$1 per=$2 c0 c1 u0 s0 s1 sent=0 rounds=0
+	expect_rc 0 xl a params checkpoint-interval=10
+	c0=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
+	u0=$(info_field udp_echo_frames)
+	s0=$(np_stats a)
+	while :; do
+		in_client python3 "$TOP_SRCDIR/tests/tools/udp-echo.py" "$GUEST" 7 "$per" 250 \
+			>"$TMP/udp" || fail "udp-echo"
+		grep -q "echoed $per unique $per wrong 0" "$TMP/udp" || fail "echoes: $(cat "$TMP/udp")"
+		sent=$((sent + per)) rounds=$((rounds + 1))
+		c1=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
+		[ $((c1 - c0)) -lt "$min" ] && [ $rounds -lt 10 ] || break
+	done
+	u1=$(info_field udp_echo_frames)
+	s1=$(np_stats a)
+	echo "   $sent frames sent, all echoed once; $((c1 - c0)) checkpoints; guest counted $((u1 - u0))"
+	echo "   udp: matched $(( $(stat_of "$s1" matched.udp) - $(stat_of "$s0" matched.udp) )), " \
+		"mismatched $(( $(stat_of "$s1" mismatched.udp) - $(stat_of "$s0" mismatched.udp) )); " \
+		"B re-injected $(stat_of "$(np_stats b)" reinjected) frames after loads"
+	[ $((c1 - c0)) -ge "$min" ] || fail "only $((c1 - c0)) checkpoints"
+	[ $((u1 - u0)) -eq "$sent" ] || fail "the PVM counted $((u1 - u0)) of $sent frames"
+	[ "$(stat_of "$s1" mismatched.udp)" -eq "$(stat_of "$s0" mismatched.udp)" ] ||
+		{ grep -h "mismatch: udp" "$TMP"/a/state/log/web-net0.log | head; fail "UDP echoes mismatched: the SVM input differed from the PVM input"; }
+	[ "$(stat_of "$(np_stats b)" epoch-misses)" -eq 0 ] || fail "B missed snapshot marks"
+	expect_rc 0 xl a params checkpoint-interval=500
+}
+
 # web_create: the guest on A, unprotected.  colo_net_up: into COLO with B,
 # netproxies linked.  Sourcing does both unless COLO_NET_PAIR_MANUAL.
 web_create() {

@@ -61,35 +61,7 @@ echo "   mismatch checkpoints during the benchmark: $(( $(stat_of "$s" requests.
 	"timeouts $(stat_of "$s" requests.timeout); held now $(stat_of "$s" held-primary)"
 
 step "UDP echo across 1000 checkpoints: the SVM gets each mirrored frame once"
-info_field() { rcli info | tr -d '\r' | sed -n "s/^$1://p"; }
-expect_rc 0 xl a params checkpoint-interval=10
-c0=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
-u0=$(info_field udp_echo_frames)
-s0=$(np_stats a)
-# Rounds of 2000 frames at 250/s until 1000 checkpoints have passed.
-sent=0 rounds=0
-while :; do
-	in_client python3 "$TOP_SRCDIR/tests/tools/udp-echo.py" "$GUEST" 7 2000 250 \
-		>"$TMP/udp" || fail "udp-echo"
-	grep -q "echoed 2000 unique 2000 wrong 0" "$TMP/udp" || fail "echoes: $(cat "$TMP/udp")"
-	sent=$((sent + 2000)) rounds=$((rounds + 1))
-	c1=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
-	[ $((c1 - c0)) -lt "${COLO_NET_MIN_CKPTS:-1000}" ] && [ $rounds -lt 10 ] || break
-done
-u1=$(info_field udp_echo_frames)
-s1=$(np_stats a)
-echo "   $sent frames sent, all echoed once; $((c1 - c0)) checkpoints; guest counted $((u1 - u0))"
-echo "   udp: matched $(( $(stat_of "$s1" matched.udp) - $(stat_of "$s0" matched.udp) )), " \
-	"mismatched $(( $(stat_of "$s1" mismatched.udp) - $(stat_of "$s0" mismatched.udp) )); " \
-	"B re-injected $(stat_of "$(np_stats b)" reinjected) frames after loads"
-[ $((c1 - c0)) -ge "${COLO_NET_MIN_CKPTS:-1000}" ] || fail "only $((c1 - c0)) checkpoints"
-[ $((u1 - u0)) -eq "$sent" ] || fail "the PVM counted $((u1 - u0)) of $sent frames"
-# A frame the SVM lost or got twice changes its echo stream: a mismatch.
-[ "$(stat_of "$s1" mismatched.udp)" -eq "$(stat_of "$s0" mismatched.udp)" ] ||
-	{ grep -h "mismatch: udp" "$TMP"/a/state/log/web-net0.log | head; fail "UDP echoes mismatched: the SVM input differed from the PVM input"; }
-[ "$(stat_of "$(np_stats b)" epoch-misses)" -eq 0 ] || fail "B missed snapshot marks"
-expect_rc 0 xl a params checkpoint-interval=500
-grep -h "mismatch: udp" "$TMP"/a/state/log/web-net0.log | head -5
+udp_echo_checkpoints "${COLO_NET_MIN_CKPTS:-1000}" 2000
 
 step "kill the primary host while two clients run"
 kill_host_with_clients a failover

@@ -26,7 +26,7 @@ cleanup() {
 			tail -n 30 "$f"
 		done
 	fi
-	rm -rf "$TMP"
+	if [ -n "${COLO_TEST_KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 	exit "$rc"
 }
 trap cleanup EXIT
