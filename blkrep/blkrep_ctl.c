@@ -122,6 +122,77 @@ int qmp_blkrep_query_stats(void *opaque, struct blkrep_stats *r,
 	return 0;
 }
 
+static int not_primary(struct colo_error *err)
+{
+	colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+		       "this colo-blkrep serves no plain writable image");
+	return -EINVAL;
+}
+
+int qmp_blkrep_replicate(void *opaque,
+			 const struct qmp_blkrep_replicate_args *a,
+			 struct colo_error *err)
+{
+	struct blkrep_ctl *b = opaque;
+	char why[512];
+	int rc;
+
+	if (!b->rep)
+		return not_primary(err);
+	if (strncmp(a->uri, "nbd://", 6) && strncmp(a->uri, "nbd+unix://", 11)) {
+		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
+			       "uri must be nbd://HOST:PORT or nbd+unix://");
+		return -EINVAL;
+	}
+	if (atomic_load(&b->job->running)) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "a resync is running");
+		return -EBUSY;
+	}
+	/* The boundary goes to the new secondary only. */
+	blkrep_ctl_fini(b);
+	b->peer = NULL;
+	if (a->has_peer_ctl) {
+		snprintf(b->peer_buf, sizeof(b->peer_buf), "%s", a->peer_ctl);
+		b->peer = b->peer_buf;
+	}
+	rc = replica_attach(b->rep, a->uri, why, sizeof(why));
+	if (rc == 0)
+		rc = resync_job_start(b->job, a->has_full && a->full, why,
+				      sizeof(why));
+	if (rc < 0)
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s", why);
+	return rc;
+}
+
+int qmp_blkrep_query_replication(void *opaque, struct blkrep_replication *r,
+				 struct colo_error *err)
+{
+	struct blkrep_ctl *b = opaque;
+	struct resync_job *j = b->job;
+	int last;
+
+	if (!b->rep)
+		return not_primary(err);
+	r->replicating = replica_active(b->rep);
+	if (r->replicating) {
+		r->has_uri = true;
+		r->uri = strdup(b->rep->uri);
+		r->dirty_blocks = (int64_t)dirtymap_count(&b->rep->dirty);
+	}
+	r->connected = r->replicating && !replica_degraded(b->rep);
+	r->resync_active = atomic_load(&j->running);
+	r->resync_done = (int64_t)atomic_load(&j->done);
+	r->resync_total = (int64_t)atomic_load(&j->total);
+	r->resyncs_completed = (int64_t)atomic_load(&j->completed);
+	last = atomic_load(&j->last_rc);
+	if (!r->resync_active && last < 0) {
+		r->has_resync_error = true;
+		r->resync_error = strdup(strerror(-last));
+	}
+	return 0;
+}
+
 json_t *blkrep_ctl_dispatch(void *opaque, const char *name, json_t *args,
 			    struct colo_error *err)
 {

@@ -7,11 +7,15 @@
 #include <stdbool.h>
 #include "ctl.h"
 #include "error.h"
+#include "resync.h"
 #include "secondary.h"
 
 struct blkrep_ctl {
 	struct secondary *sec;	/* secondary mode, else NULL */
+	struct replica *rep;	/* a plain writable image, else NULL */
+	struct resync_job *job;	/* ...and its resync */
 	const char *peer;	/* primary: the secondary's control socket */
+	char peer_buf[512];	/* ...as blkrep-replicate set it */
 	struct ctl_client peer_c;
 	bool peer_open;
 };

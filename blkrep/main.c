@@ -33,7 +33,12 @@ struct server {
 	struct image img;
 	struct nbd_export exp;
 	struct nbd_export svm_exp;	/* secondary mode: the SVM's view */
-	int lfd;
+	/* Secondary mode with both listeners: on the unix socket (the
+	 * SVM's helper) the SVM's view comes first, so it is the default;
+	 * on TCP (the primary's blkrep) the primary's export is. */
+	struct nbd_export svm_first, then_primary;
+	const struct nbd_export *unix_exports;
+	int lfd, tfd;
 	char *unix_path;
 	int max_clients;
 	atomic_int clients;
@@ -42,6 +47,7 @@ struct server {
 
 struct client {
 	struct server *s;
+	const struct nbd_export *exports;
 	int fd;
 	char peer[64];
 };
@@ -56,51 +62,23 @@ static void on_signal(int sig)
 		quit = 1;
 }
 
-/* Primary mode's resync runs beside the clients, one at a time. */
-struct resync_job {
-	struct replica *rep;
-	struct image *img;
-	bool full;
-	atomic_bool running;
-};
-
-static void *resync_thread(void *arg)
-{
-	struct resync_job *j = arg;
-
-	resync_run(j->rep, j->img, j->full, &quit);
-	j->full = false;
-	atomic_store(&j->running, false);
-	return NULL;
-}
-
-/* Reconnects the secondary if it was lost, then copies what it missed. */
+/* SIGUSR1, or a start with blocks the secondary missed. */
 static void start_resync(struct resync_job *j)
 {
 	char err[512];
-	pthread_t t;
 
-	if (atomic_load(&j->running))
-		return;
-	if (replica_reconnect(j->rep, j->img->size, err, sizeof(err)) < 0) {
+	if (resync_job_start(j, false, err, sizeof(err)) < 0)
 		log_warn("resync: %s", err);
-		return;
-	}
-	atomic_store(&j->running, true);
-	if (pthread_create(&t, NULL, resync_thread, j)) {
-		atomic_store(&j->running, false);
-		return;
-	}
-	pthread_detach(t);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: colo-blkrep --image FILE (--unix PATH | --listen HOST:PORT)\n"
+		"Usage: colo-blkrep --image FILE [--unix PATH] [--listen HOST:PORT]\n"
 		"                   [--export NAME] [--read-only] [--max-clients N]\n"
 		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
-		"                   [--secondary DIR] [--ctl ENDPOINT] [--peer-ctl ENDPOINT]\n"
+		"                   [--secondary DIR] [--ctl ENDPOINT [--ctl-listen ENDPOINT]]\n"
+		"                   [--peer-ctl ENDPOINT] [--port-file FILE]\n"
 		"                   [--pidfile FILE]\n"
 		"       colo-blkrep --quorum FILE,FILE,... [--vote-threshold N]\n"
 		"                   [--read-pattern quorum|fifo] [--rewrite-corrupted]\n"
@@ -152,7 +130,7 @@ static void *client_thread(void *arg)
 	struct client *c = arg;
 	struct nbd_conn_stats st;
 	char why[256];
-	int rc = nbd_serve(c->fd, c->fd, &c->s->exp, &st, why, sizeof(why));
+	int rc = nbd_serve(c->fd, c->fd, c->exports, &st, why, sizeof(why));
 
 	if (rc == -EPROTO)
 		log_warn("client %s: %s; disconnected", c->peer, why);
@@ -226,13 +204,14 @@ static int listen_tcp(const char *hostport)
 	return fd;
 }
 
-static void accept_one(struct server *s)
+static void accept_one(struct server *s, int lfd,
+		       const struct nbd_export *exports)
 {
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
 	struct client *c;
 	pthread_t t;
-	int fd = accept4(s->lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+	int fd = accept4(lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -247,6 +226,7 @@ static void accept_one(struct server *s)
 		return;
 	}
 	c->s = s;
+	c->exports = exports;
 	c->fd = fd;
 	s->accepted++;
 	if (sa.ss_family == AF_UNIX ||
@@ -264,6 +244,57 @@ static void accept_one(struct server *s)
 	pthread_detach(t);
 }
 
+/* The port a TCP listener got (for --listen HOST:0), and the endpoint a
+ * tcp:// control socket bound (for a wildcard port), for colod. */
+static int write_port_file(const char *path, int tfd, void *ctl)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	char ep[256] = "", tmp[4200];
+	size_t eplen = sizeof(ep);
+	int port = 0;
+	FILE *f;
+
+	if (tfd >= 0 && getsockname(tfd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.ss_family == AF_INET6 ?
+			     ((struct sockaddr_in6 *)&sa)->sin6_port :
+			     ((struct sockaddr_in *)&sa)->sin_port);
+	if (ctl)
+		zmq_getsockopt(ctl, ZMQ_LAST_ENDPOINT, ep, &eplen);
+	/* Whole or not at all: colod polls for it. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n%s\n", port, ep);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		return -errno;
+	return 0;
+}
+
+static int open_listeners(struct server *s, const char *unix_path,
+			  const char *tcp, void *ctl, const char *port_file)
+{
+	s->unix_exports = &s->exp;
+	if (unix_path && (s->lfd = listen_unix(s, unix_path)) < 0)
+		return -1;
+	if (tcp && (s->tfd = listen_tcp(tcp)) < 0)
+		return -1;
+	if (unix_path && tcp && s->exp.sec) {
+		s->then_primary = s->exp;
+		s->then_primary.next = NULL;
+		s->svm_first = s->svm_exp;
+		s->svm_first.next = &s->then_primary;
+		s->unix_exports = &s->svm_first;
+	}
+	if (port_file && write_port_file(port_file, s->tfd, ctl) < 0) {
+		fprintf(stderr, "colo-blkrep: %s: %s\n", port_file,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -278,6 +309,8 @@ int main(int argc, char **argv)
 		{ "max-clients", required_argument, NULL, 'm' },
 		{ "secondary", required_argument, NULL, 'S' },
 		{ "ctl", required_argument, NULL, 'c' },
+		{ "ctl-listen", required_argument, NULL, 'C' },
+		{ "port-file", required_argument, NULL, 'o' },
 		{ "peer-ctl", required_argument, NULL, 'P' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "quorum", required_argument, NULL, 'Q' },
@@ -290,10 +323,12 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server s = { .max_clients = DEFAULT_MAX_CLIENTS, .lfd = -1 };
+	struct server s = { .max_clients = DEFAULT_MAX_CLIENTS, .lfd = -1,
+			    .tfd = -1 };
 	const char *image = NULL, *unix_path = NULL, *tcp = NULL;
 	const char *replicate = NULL, *dirty = NULL, *sec_dir = NULL;
 	const char *ctl_ep = NULL, *pidfile = NULL, *qlist = NULL;
+	const char *ctl_listen = NULL, *port_file = NULL;
 	const char *events_ep = NULL;
 	int qthreshold = 0;
 	bool qfifo = false, qrewrite = false;
@@ -307,7 +342,8 @@ int main(int argc, char **argv)
 	int zerr = 0;
 	char dirty_default[4200];
 	struct replica rep;
-	struct resync_job job = { .full = false };
+	struct resync_job job;
+	bool full = false;
 	const char *target = "stderr", *level = "info", *lpath = NULL;
 	enum log_target lt;
 	bool ro = false;
@@ -317,7 +353,7 @@ int main(int argc, char **argv)
 
 	memset(&bc, 0, sizeof(bc));
 	s.exp.name = "";
-	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:P:p:Q:T:X:WE:", opts,
+	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:C:o:P:p:Q:T:X:WE:", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
@@ -327,9 +363,11 @@ int main(int argc, char **argv)
 		case 'r': ro = true; break;
 		case 'R': replicate = optarg; break;
 		case 'D': dirty = optarg; break;
-		case 'F': job.full = true; break;
+		case 'F': full = true; break;
 		case 'S': sec_dir = optarg; break;
 		case 'c': ctl_ep = optarg; break;
+		case 'C': ctl_listen = optarg; break;
+		case 'o': port_file = optarg; break;
 		case 'P': bc.peer = optarg; break;
 		case 'p': pidfile = optarg; break;
 		case 'Q': qlist = optarg; break;
@@ -365,7 +403,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind < argc || !image == !qlist || !unix_path == !tcp ||
+	if (optind < argc || !image == !qlist || (!unix_path && !tcp) ||
+	    (ctl_listen && !ctl_ep) ||
 	    (qlist && (replicate || sec_dir || ro))) {
 		usage(stderr);
 		return 2;
@@ -423,18 +462,21 @@ int main(int argc, char **argv)
 			"image\n");
 		return 2;
 	}
-	if (replicate) {
+	if (!qlist && !sec_dir && !ro) {
+		/* Every writable plain image can start replicating later
+		 * (blkrep-replicate): its writes go through the replica. */
 		snprintf(dirty_default, sizeof(dirty_default), "%s.dirty",
 			 image);
-		if (replica_open(&rep, replicate, s.img.size,
-				 dirty ? dirty : dirty_default, err,
-				 sizeof(err)) < 0) {
-			startup_error(err);
-			return 1;
-		}
+		replica_init_idle(&rep, s.img.size, dirty ? dirty : dirty_default);
+		resync_job_init(&job, &rep, &s.img, &quit);
+		job.full_pending = full;
 		s.exp.rep = &rep;
-		job.rep = &rep;
-		job.img = &s.img;
+		bc.rep = &rep;
+		bc.job = &job;
+	}
+	if (replicate && replica_attach(&rep, replicate, err, sizeof(err)) < 0) {
+		startup_error(err);
+		return 1;
 	}
 	if (sec_dir && (replicate || ro)) {
 		fprintf(stderr, "colo-blkrep: --secondary excludes --replicate "
@@ -466,33 +508,49 @@ int main(int argc, char **argv)
 				strerror(-zerr));
 			return 1;
 		}
+		/* A second endpoint, for a peer on another host. */
+		if (ctl_listen && zmq_bind(ctl, ctl_listen) < 0) {
+			fprintf(stderr, "colo-blkrep: %s: %s\n", ctl_listen,
+				zmq_strerror(errno));
+			return 1;
+		}
 	}
-	s.lfd = unix_path ? listen_unix(&s, unix_path) : listen_tcp(tcp);
-	if (s.lfd < 0)
+	if (open_listeners(&s, unix_path, tcp, ctl, port_file) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGUSR1, on_signal);
 	/* What the secondary missed before this start, or all of it. */
-	if (job.rep && (job.full || dirtymap_count(&rep.dirty)))
+	if (replicate && (full || dirtymap_count(&rep.dirty)))
 		resync_wanted = 1;
 	log_info("serving %s (%llu bytes%s) on %s", image,
 		 (unsigned long long)s.img.size, ro ? ", read-only" : "",
 		 unix_path ? unix_path : tcp);
 	while (!quit) {
-		zmq_pollitem_t it[2] = {
-			{ NULL, s.lfd, ZMQ_POLLIN, 0 }, { ctl, 0, ZMQ_POLLIN, 0 },
-		};
+		zmq_pollitem_t it[3];
+		int n = 0, iu = -1, itcp = -1;
 
+		if (s.lfd >= 0) {
+			it[n] = (zmq_pollitem_t){ NULL, s.lfd, ZMQ_POLLIN, 0 };
+			iu = n++;
+		}
+		if (s.tfd >= 0) {
+			it[n] = (zmq_pollitem_t){ NULL, s.tfd, ZMQ_POLLIN, 0 };
+			itcp = n++;
+		}
+		if (ctl)
+			it[n++] = (zmq_pollitem_t){ ctl, 0, ZMQ_POLLIN, 0 };
 		drain_subscriptions();
-		if (zmq_poll(it, ctl ? 2 : 1, 200) > 0) {
-			if (it[0].revents & ZMQ_POLLIN)
-				accept_one(&s);
-			if (ctl && (it[1].revents & ZMQ_POLLIN))
+		if (zmq_poll(it, n, 200) > 0) {
+			if (iu >= 0 && (it[iu].revents & ZMQ_POLLIN))
+				accept_one(&s, s.lfd, s.unix_exports);
+			if (itcp >= 0 && (it[itcp].revents & ZMQ_POLLIN))
+				accept_one(&s, s.tfd, &s.exp);
+			if (ctl && (it[n - 1].revents & ZMQ_POLLIN))
 				ctl_serve_one(ctl, blkrep_ctl_dispatch, &bc);
 		}
-		if (resync_wanted && job.rep) {
+		if (resync_wanted && s.exp.rep) {
 			resync_wanted = 0;
 			start_resync(&job);
 		}
@@ -511,9 +569,12 @@ int main(int argc, char **argv)
 		zmq_close(ctl);
 	if (zctx)
 		zmq_ctx_term(zctx);
-	while (atomic_load(&job.running))	/* it holds the replica */
-		util_sleep_ms(10);
-	close(s.lfd);
+	if (s.exp.rep)
+		resync_job_wait(&job);	/* it holds the replica */
+	if (s.lfd >= 0)
+		close(s.lfd);
+	if (s.tfd >= 0)
+		close(s.tfd);
 	if (s.unix_path)
 		unlink(s.unix_path);
 	free(s.unix_path);
@@ -531,7 +592,7 @@ int main(int argc, char **argv)
 	if (s.exp.sec && atomic_load(&s.clients) == 0)
 		sec_close(&sec);
 	if (s.exp.rep) {
-		if (replica_degraded(&rep))
+		if (replica_active(&rep) && replica_degraded(&rep))
 			log_warn("degraded: %llu blocks of %u KiB to resync",
 				 (unsigned long long)dirtymap_count(&rep.dirty),
 				 DIRTY_BLOCK >> 10);

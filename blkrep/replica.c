@@ -49,8 +49,12 @@ int replica_reconnect(struct replica *r, uint64_t size, char *err,
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
-	if (!r->h)
+	if (!r->uri[0]) {
+		snprintf(err, errlen, "not replicating: no secondary given");
+		rc = -ENOTCONN;
+	} else if (!r->h) {
 		rc = connect_secondary(r, size, err, errlen);
+	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
@@ -90,24 +94,73 @@ int replica_flush_strict(struct replica *r)
 	return rc;
 }
 
-int replica_open(struct replica *r, const char *uri, uint64_t size,
-		const char *dirty_path, char *err, size_t errlen)
+void replica_init_idle(struct replica *r, uint64_t size,
+		const char *dirty_path)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+	r->dirty.fd = -1;
+	r->size = size;
+	r->dirty_path = dirty_path;
+}
+
+static int open_map(struct replica *r, char *err, size_t errlen)
 {
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	pthread_mutex_init(&r->lock, NULL);
-	snprintf(r->uri, sizeof(r->uri), "%s", uri);
-	rc = dirtymap_open(&r->dirty, dirty_path, size, err, errlen);
-	if (rc == 0)
-		rc = connect_secondary(r, size, err, errlen);
+	if (r->map_open)
+		return 0;
+	rc = dirtymap_open(&r->dirty, r->dirty_path, r->size, err, errlen);
 	if (rc < 0)
 		return rc;
+	r->map_open = true;
 	if (dirtymap_count(&r->dirty))
 		log_warn("the secondary missed %llu blocks before this start "
 			 "(%s); they need a resync",
-			 (unsigned long long)dirtymap_count(&r->dirty), uri);
+			 (unsigned long long)dirtymap_count(&r->dirty),
+			 r->dirty_path);
 	return 0;
+}
+
+int replica_attach(struct replica *r, const char *uri, char *err,
+		size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	rc = open_map(r, err, errlen);
+	if (rc == 0 && r->h) {
+		/* A new secondary replaces the old one, which is not in
+		 * step with it: what it lacks is in the map. */
+		nbd_shutdown(r->h, 0);
+		nbd_close(r->h);
+		r->h = NULL;
+	}
+	if (rc == 0) {
+		snprintf(r->uri, sizeof(r->uri), "%s", uri);
+		rc = connect_secondary(r, r->size, err, errlen);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (rc == 0)
+		log_info("replicating to %s", uri);
+	return rc;
+}
+
+int replica_open(struct replica *r, const char *uri, uint64_t size,
+		const char *dirty_path, char *err, size_t errlen)
+{
+	replica_init_idle(r, size, dirty_path);
+	return replica_attach(r, uri, err, errlen);
+}
+
+bool replica_active(struct replica *r)
+{
+	bool a;
+
+	pthread_mutex_lock(&r->lock);
+	a = r->uri[0] != 0;
+	pthread_mutex_unlock(&r->lock);
+	return a;
 }
 
 void replica_close(struct replica *r)
@@ -117,7 +170,9 @@ void replica_close(struct replica *r)
 		nbd_close(r->h);
 	}
 	r->h = NULL;
-	dirtymap_close(&r->dirty);
+	if (r->map_open)
+		dirtymap_close(&r->dirty);
+	r->map_open = false;
 }
 
 bool replica_degraded(struct replica *r)
@@ -155,9 +210,13 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 			degrade(r, op == OP_FLUSH ? "flush" : op == OP_ZERO ?
 				"zero" : "trim");
 	}
-	pthread_mutex_unlock(&r->lock);
 	/* Not on the secondary: on record for the resync instead. */
-	return rc < 0 && op != OP_FLUSH ? dirtymap_mark(&r->dirty, off, len) : 0;
+	if (rc < 0 && op != OP_FLUSH && r->map_open)
+		rc = dirtymap_mark(&r->dirty, off, len);
+	else
+		rc = 0;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
 }
 
 int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua)
@@ -203,8 +262,10 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 		if (!remote_ok)
 			degrade(r, "write");
 	}
-	pthread_mutex_unlock(&r->lock);
-	if (rc == 0 && !remote_ok)
+	/* Marked before the lock goes: a resync must not pass the block
+	 * by in between. */
+	if (rc == 0 && !remote_ok && r->map_open)
 		rc = dirtymap_mark(&r->dirty, off, len);
+	pthread_mutex_unlock(&r->lock);
 	return rc;
 }

@@ -15,13 +15,28 @@
 struct replica {
 	pthread_mutex_t lock;	/* guards h across client threads */
 	struct nbd_handle *h;	/* NULL once degraded */
-	char uri[512];
+	char uri[512];		/* empty: not replicating yet */
 	struct dirtymap dirty;
+	bool map_open;
+	const char *dirty_path;
+	uint64_t size;
 };
 
 /* Connects to uri and checks that its export has the same size. */
 int replica_open(struct replica *r, const char *uri, uint64_t size,
 		const char *dirty_path, char *err, size_t errlen);
+/* A replica that does not replicate until replica_attach: writes go
+ * through it (its lock orders them against a later resync) but only to
+ * the local image, and nothing is tracked. */
+void replica_init_idle(struct replica *r, uint64_t size,
+		const char *dirty_path);
+/* Starts (or moves) replication to uri: opens the dirty map, drops any
+ * connection to an old secondary and connects the new one.  From the
+ * moment it returns, every write goes to both or is tracked.  0, or
+ * -errno with err set. */
+int replica_attach(struct replica *r, const char *uri, char *err,
+		size_t errlen);
+bool replica_active(struct replica *r);
 void replica_close(struct replica *r);
 bool replica_degraded(struct replica *r);
 /* The local write and the secondary's together (see replica.c); 0, or

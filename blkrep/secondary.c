@@ -113,8 +113,8 @@ int sec_open(struct secondary *s, struct image *disk, const char *dir,
 	s->epoch = s->hidden.aux;
 	if (ovl_max_epoch(&s->hidden) > s->epoch)
 		s->epoch = ovl_max_epoch(&s->hidden);
-	if (s->epoch == 0)
-		s->epoch = 1;
+	/* Epoch 0 (nothing marked yet): no SVM runs, so the primary's
+	 * writes (the initial sync among them) need no pre-images. */
 	s->taken_over = s->active.flags & OVL_F_TAKEN_OVER;
 	if (s->active.flags & OVL_F_COMMITTING) {
 		log_warn("%s: finishing a failover commit that was interrupted",
@@ -141,10 +141,14 @@ void sec_close(struct secondary *s)
  * the hidden overlay once per epoch, durably before the disk changes. */
 static int save_pre_images(struct secondary *s, uint64_t len, uint64_t off)
 {
-	uint8_t *data = malloc(BLK);
+	uint8_t *data;
 	bool saved = false;
-	int rc = data ? 0 : -ENOMEM;
+	int rc;
 
+	if (s->epoch == 0)
+		return 0;
+	data = malloc(BLK);
+	rc = data ? 0 : -ENOMEM;
 	for (uint64_t b = off / BLK; rc == 0 && len && b <= (off + len - 1) / BLK;
 	     b++) {
 		if (ovl_has(&s->hidden, b, s->epoch))

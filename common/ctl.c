@@ -296,7 +296,7 @@ int ctl_probe_ipc(const char *endpoint)
 
 	if (!path)
 		return 0;
-	fd = util_connect_unix(path);
+	fd = util_connect_unix(path, 0);
 	if (fd < 0)
 		return fd;
 	close(fd);

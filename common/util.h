@@ -40,8 +40,9 @@ int util_writev_all(int fd, struct iovec *iov, int n);
  * file ends first, or -errno. */
 int util_readv_all(int fd, struct iovec *iov, int n);
 
-/* A connected unix stream socket (close-on-exec, blocking) to path, or
- * -errno (-ENAMETOOLONG for a path that cannot be a socket's). */
-int util_connect_unix(const char *path);
+/* A connected unix stream socket (close-on-exec, plus flags, such as
+ * SOCK_NONBLOCK) to path, or -errno (-ENAMETOOLONG for a path that cannot
+ * be a socket's).  Non-blocking, a full backlog is -EAGAIN. */
+int util_connect_unix(const char *path, int flags);
 
 #endif

@@ -420,6 +420,15 @@ void colo_primary_loop(struct helper *h, int fd, struct stream_writer *w)
 	c->active = true;
 	c->last_rx_us = util_mono_us();
 	c->primary = true;
+	/* The migrated state is checkpoint 0: blkrep marks its boundary, so
+	 * that the PVM's writes from now on keep their pre-images. */
+	rc = tell_phase(h, COLO_PHASE_PAUSED, 0, false, why, sizeof(why));
+	if (rc < 0) {
+		snprintf(c->error, sizeof(c->error), "checkpoint 0: %.200s",
+			 why);
+		vm_resume(&h->vm, VM_PAUSE_MIGRATE);
+		goto out;
+	}
 	vm_resume(&h->vm, VM_PAUSE_MIGRATE);	/* stop-and-copy is over */
 	log_info("COLO: primary running, checkpoints every %d ms",
 		 c->interval_ms);

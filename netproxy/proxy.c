@@ -125,13 +125,12 @@ void proxy_fini(struct proxy *p)
 
 /* ---- connections ------------------------------------------------------ */
 
+/* Non-blocking: a helper that does not accept (its devices parked for a
+ * long pause) lets its backlog fill, and a blocking connect would then
+ * stall the whole proxy, phase replies included.  EAGAIN is a retry. */
 static int connect_guest(const char *path)
 {
-	int fd = util_connect_unix(path);
-
-	if (fd >= 0)
-		fcntl(fd, F_SETFL, O_NONBLOCK);
-	return fd;
+	return util_connect_unix(path, SOCK_NONBLOCK);
 }
 
 static void guest_attached(struct proxy *p, int fd)
@@ -415,7 +414,9 @@ int proxy_paused(struct proxy *p, uint64_t seq, bool has_rx, uint64_t rx)
 {
 	int64_t consumed;
 
-	if (p->mode != PROXY_PRIMARY)
+	/* Checkpoint 0 is the end of the initial migration: its boundary
+	 * is blkrep's; comparing starts with checkpoint 1. */
+	if (p->mode != PROXY_PRIMARY || seq == 0)
 		return 0;
 	/* Everything the PVM sent before the pause is in the socket now
 	 * (the helper drains its output before it parks): it belongs to

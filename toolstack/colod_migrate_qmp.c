@@ -14,6 +14,7 @@
 #include "colo-qapi-client.h"
 #include "colo-qapi-commands.h"
 #include "colod.h"
+#include "colo_disks.h"
 #include "colo_netproxy.h"
 #include "domains.h"
 #include "util.h"
@@ -72,8 +73,8 @@ static int set_colo_mode(struct colod *d, const char *name,
 
 /* Both kinds of incoming domain: a migration, or a COLO secondary. */
 static int incoming(struct colod *d, const char *config, bool colo,
-		const char *peer, struct incoming_info *ret,
-		struct colo_error *err)
+		const char *peer, const int64_t *disk_sizes, size_t ndisk_sizes,
+		struct incoming_info *ret, struct colo_error *err)
 {
 	struct domain_config cfg;
 	char why[512], addr[256];
@@ -96,7 +97,8 @@ static int incoming(struct colod *d, const char *config, bool colo,
 		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER, "%s", why);
 		return rc;
 	}
-	rc = domains_create_incoming(d, &cfg, addr, colo, &port, err);
+	rc = domains_create_incoming(d, &cfg, addr, colo, disk_sizes,
+				     ndisk_sizes, &port, err);
 	if (rc == 0 && port <= 0) {
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
 			       "the incoming helper reported no port");
@@ -111,7 +113,11 @@ static int incoming(struct colod *d, const char *config, bool colo,
 					 &ret->net_ports_count, err);
 		ret->has_net_ports = ret->net_ports_count > 0;
 		if (rc == 0)
+			rc = colo_disks_ports(d, &cfg, ret, err);
+		if (rc == 0)
 			rc = l ? colo_netproxy_attach(d, l, &cfg, err) : -ENOENT;
+		if (rc == 0)
+			rc = colo_disks_attach(d, l, &cfg, err);
 	}
 	if (rc == 0 && colo)
 		rc = set_colo_mode(d, cfg.name, COLO_MODE_SECONDARY,
@@ -127,7 +133,7 @@ int qmp_x_migrate_incoming(void *opaque,
 		const struct qmp_x_migrate_incoming_args *a,
 		struct incoming_info *ret, struct colo_error *err)
 {
-	return incoming(opaque, a->config, false, NULL, ret, err);
+	return incoming(opaque, a->config, false, NULL, NULL, 0, ret, err);
 }
 
 int qmp_x_colo_incoming(void *opaque,
@@ -135,6 +141,8 @@ int qmp_x_colo_incoming(void *opaque,
 		struct incoming_info *ret, struct colo_error *err)
 {
 	return incoming(opaque, a->config, true, a->has_peer ? a->peer : NULL,
+			a->has_disk_sizes ? a->disk_sizes : NULL,
+			a->has_disk_sizes ? a->disk_sizes_count : 0,
 			ret, err);
 }
 
@@ -173,14 +181,16 @@ static int split_uri(const char *uri, char *host, size_t len, int *port)
 
 /* Asks the peer to make ready; returns the incoming helper's port. */
 static int prepare_peer(struct colod *d, const char *host, int port,
-		const char *config, bool colo, int *in_port,
-		struct incoming_info *colo_ii, struct colo_error *err)
+		const char *config, bool colo, const int64_t *disk_sizes,
+		size_t ndisk_sizes, int *in_port, struct incoming_info *colo_ii,
+		struct colo_error *err)
 {
 	struct ctl_client c;
 	struct qmp_x_peer_hello_args hello;
 	struct qmp_x_migrate_incoming_args inc = { (char *)config };
 	struct qmp_x_colo_incoming_args cinc = {
 		(char *)config, d->cfg.peer_listen != NULL, d->cfg.peer_listen,
+		ndisk_sizes > 0, (int64_t *)disk_sizes, ndisk_sizes,
 	};
 	struct peer_info pi;
 	struct incoming_info ii;
@@ -262,7 +272,8 @@ int qmp_migrate(void *opaque, const struct qmp_migrate_args *a,
 			       "no stored config for %s", a->domain);
 		return rc;
 	}
-	rc = prepare_peer(d, host, port, xml, false, &in_port, NULL, err);
+	rc = prepare_peer(d, host, port, xml, false, NULL, 0, &in_port, NULL,
+			  err);
 	free(xml);
 	if (rc < 0)
 		return rc;
@@ -304,13 +315,37 @@ int qmp_query_migrate(void *opaque, const struct qmp_query_migrate_args *a,
 	return -ENOENT;
 }
 
-/* The primary's netproxies connect to the secondary's and hear this
- * helper's checkpoint phases, before the first checkpoint. */
-static int wire_netproxies(struct colod *d, struct dom_link *l,
-		const char *xml, const char *host,
-		const struct incoming_info *ii, struct colo_error *err)
+/* The primary's blkreps copy their disks to the secondary's and
+ * replicate from then on, its netproxies connect to the secondary's,
+ * and all of them hear this helper's checkpoint phases, before the
+ * first checkpoint. */
+static int wire_colo(struct colod *d, struct dom_link *l,
+		const struct domain_config *cfg, const char *host,
+		const struct incoming_info *ii, bool full_sync,
+		struct colo_error *err)
 {
+	int rc = colo_disks_replicate(d, cfg, host, ii, full_sync, err);
+
+	if (rc == 0)
+		rc = colo_netproxy_primary(d, cfg, host, ii->net_ports,
+					   ii->has_net_ports ?
+					   ii->net_ports_count : 0, err);
+	if (rc == 0)
+		rc = colo_netproxy_attach(d, l, cfg, err);
+	if (rc == 0)
+		rc = colo_disks_attach(d, l, cfg, err);
+	return rc;
+}
+
+/* Asks the peer for a secondary and wires this side to it. */
+static int setup_secondary(struct colod *d, struct dom_link *l,
+		const char *xml, const char *host, int port, bool full_sync,
+		int *in_port, struct colo_error *err)
+{
+	struct incoming_info ii = { 0 };
 	struct domain_config cfg;
+	int64_t *sizes = NULL;
+	size_t nsizes = 0;
 	char why[512];
 	int rc;
 
@@ -320,59 +355,55 @@ static int wire_netproxies(struct colod *d, struct dom_link *l,
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR, "%s", why);
 		return rc;
 	}
-	rc = colo_netproxy_primary(d, &cfg, host, ii->net_ports,
-				   ii->has_net_ports ? ii->net_ports_count : 0,
-				   err);
+	rc = colo_disks_sizes(&cfg, &sizes, &nsizes, err);
 	if (rc == 0)
-		rc = colo_netproxy_attach(d, l, &cfg, err);
+		rc = prepare_peer(d, host, port, xml, true, sizes, nsizes,
+				  in_port, &ii, err);
+	if (rc == 0)
+		rc = wire_colo(d, l, &cfg, host, &ii, full_sync, err);
+	incoming_info_fini(&ii);
+	free(sizes);
 	domain_config_fini(&cfg);
 	return rc;
 }
 
-int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
-		struct colo_error *err)
+static int colo_begin(struct colod *d, const char *domain, const char *uri,
+		bool full_sync, struct colo_error *err)
 {
-	struct colod *d = opaque;
-	struct dom_link *l = domains_get(d, a->domain, err);
+	struct dom_link *l = domains_get(d, domain, err);
 	struct qmp_helper_colo_start_args hc;
-	struct incoming_info ii = { 0 };
 	struct state_domain dom;
 	char host[256], *xml = NULL;
 	int port, in_port = 0, rc;
 
 	if (!l)
 		return -ENOENT;
-	if (state_domain_get(&d->st, a->domain, &dom) == 0 &&
+	if (state_domain_get(&d->st, domain, &dom) == 0 &&
 	    dom.mode != COLO_MODE_UNKNOWN) {
 		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
 			       "domain '%s' is already in COLO mode (%s)",
-			       a->domain, colo_mode_str(dom.mode));
+			       domain, colo_mode_str(dom.mode));
 		return -EBUSY;
 	}
-	if (split_uri(a->uri, host, sizeof(host), &port) < 0) {
+	if (split_uri(uri, host, sizeof(host), &port) < 0) {
 		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
 			       "uri must be HOST or HOST:PORT");
 		return -EINVAL;
 	}
-	rc = state_domain_config(&d->st, a->domain, &xml);
+	rc = state_domain_config(&d->st, domain, &xml);
 	if (rc == 0)
-		rc = prepare_peer(d, host, port, xml, true, &in_port, &ii, err);
-	if (rc < 0) {
-		free(xml);
-		return rc;
-	}
-	rc = wire_netproxies(d, l, xml, host, &ii, err);
+		rc = setup_secondary(d, l, xml, host, port, full_sync,
+				     &in_port, err);
 	free(xml);
-	incoming_info_fini(&ii);
 	if (rc < 0)
 		return rc;
-	rc = set_colo_mode(d, a->domain, COLO_MODE_PRIMARY,
+	rc = set_colo_mode(d, domain, COLO_MODE_PRIMARY,
 			   MIGRATION_STATUS_ACTIVE);
 	if (rc == 0) {
 		char peer[300];
 
 		snprintf(peer, sizeof(peer), "%s:%d", host, port);
-		rc = state_domain_set_peer(&d->st, a->domain, peer);
+		rc = state_domain_set_peer(&d->st, domain, peer);
 	}
 	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
@@ -386,6 +417,12 @@ int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
 	hc.has_heartbeat = true;
 	hc.heartbeat = d->params.heartbeat_interval;
 	return qmpc_helper_colo_start(&l->ctl, &hc, err);
+}
+
+int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
+		struct colo_error *err)
+{
+	return colo_begin(opaque, a->domain, a->uri, true, err);
 }
 
 int qmp_colo_checkpoint(void *opaque, const struct qmp_colo_checkpoint_args *a,

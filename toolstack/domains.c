@@ -223,6 +223,8 @@ struct spawn_args {
 	const char *name, *cfg, *restore, *incoming;
 	bool paused;
 	bool colo;		/* the incoming domain is a COLO secondary */
+	const int64_t *disk_sizes;	/* ...and its primary's disk sizes */
+	size_t ndisk_sizes;
 };
 
 static void exec_helper(struct colod *d, const struct spawn_args *sa,
@@ -423,7 +425,11 @@ static int create(struct colod *d, const struct domain_config *cfg,
 
 		a.name = cfg->name;
 		a.cfg = path;
-		rc = disks_spawn(d, cfg, why, sizeof(why));
+		struct disks_colo dc = { sa->incoming, sa->disk_sizes,
+					 sa->ndisk_sizes };
+
+		rc = disks_spawn(d, cfg, sa->colo ? &dc : NULL, why,
+				 sizeof(why));
 		if (rc == 0)
 			rc = spawn(d, &a, port, why, sizeof(why));
 	}
@@ -458,15 +464,18 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 		const char *restore_path, bool paused, struct state_domain *out,
 		struct colo_error *err)
 {
-	struct spawn_args sa = { NULL, NULL, restore_path, NULL, paused, false };
+	struct spawn_args sa = { NULL, NULL, restore_path, NULL, paused, false,
+				 NULL, 0 };
 
 	return create(d, cfg, &sa, NULL, out, err);
 }
 
 int domains_create_incoming(struct colod *d, const struct domain_config *cfg,
-		const char *addr, bool colo, int *port, struct colo_error *err)
+		const char *addr, bool colo, const int64_t *disk_sizes,
+		size_t ndisk_sizes, int *port, struct colo_error *err)
 {
-	struct spawn_args sa = { NULL, NULL, NULL, addr, true, colo };
+	struct spawn_args sa = { NULL, NULL, NULL, addr, true, colo,
+				 disk_sizes, ndisk_sizes };
 	struct state_domain row;
 
 	*port = 0;

@@ -41,7 +41,8 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 /* The same for an incoming migration: the helper builds the VM paused
  * and waits for the stream on a TCP port on addr, returned in *port. */
 int domains_create_incoming(struct colod *d, const struct domain_config *cfg,
-		const char *addr, bool colo, int *port, struct colo_error *err);
+		const char *addr, bool colo, const int64_t *disk_sizes,
+		size_t ndisk_sizes, int *port, struct colo_error *err);
 /* A NIC's netproxy: its control endpoint, and (COLO secondary) the file
  * holding the port it listens on for the primary's netproxy. */
 void domains_netproxy_ctl(struct colod *d, const char *name, int i,

@@ -83,6 +83,8 @@ int kvlog_append(const void *rec, size_t len);	/* buffered */
 int kvlog_commit(void);		/* write + FLUSH; 0 or -1 */
 int kvlog_pending(void);
 int kvlog_available(void);
+extern uint64_t kv_ticks;	/* tick records written or replayed */
+int kv_tick(void);		/* appends one; the main loop commits it */
 
 /* ---- dirtywork.c ---- */
 void dirty_init(void);

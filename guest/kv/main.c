@@ -9,6 +9,7 @@ int guest_main(void)
 {
 	char mode[16] = "kv";
 	int kv, dw;
+	uint64_t tick_us = cmdline_u64("disk_tick_ms", 0) * 1000, next_tick = 0;
 
 	cmdline_get("mode", mode, sizeof(mode));
 	kv = !strcmp(mode, "kv") || !strcmp(mode, "both");
@@ -32,6 +33,10 @@ int guest_main(void)
 		uint64_t now, next;
 		int busy = 0;
 
+		if (kv && tick_us && now_us() >= next_tick) {
+			kv_tick();
+			next_tick = now_us() + tick_us;
+		}
 		if (kv) {
 			busy = net_poll();
 			for (int i = 0; i < TCP_MAX_CONNS; i++) {
@@ -57,6 +62,8 @@ int guest_main(void)
 		if (busy)
 			continue;
 		next = kv ? tcp_next_timer(now) : now + 100000;
+		if (kv && tick_us && next_tick < next)
+			next = next_tick;
 		if (dw && dirty_next(now) < next)
 			next = dirty_next(now);
 		if (next > now + 200)

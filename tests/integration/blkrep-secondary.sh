@@ -41,6 +41,11 @@ truncate -s 4M "$TMP/disk.img"
 qemu-io -f raw -c "write -P 0xaa 0 1M" "$TMP/disk.img" >/dev/null || fail "seed"
 start
 
+step "before the first boundary (the initial copy) no pre-image is kept"
+io "$PRIM" "write -P 0xaa 1M 64k"
+contains "$(ctl '{"execute":"blkrep-query-stats"}')" '"epoch":0,'
+contains "$(ctl '{"execute":"blkrep-query-stats"}')" '"pre-images":0,'
+
 step "the SVM's view hides primary writes of an epoch it has not loaded"
 contains "$(boundary 1)" '"return"'
 io "$PRIM" "write -P 0xbb 0 64k"

@@ -22,13 +22,23 @@ topo_lan
 topo_host "$A" tapweb
 topo_host "$B" tapweb
 topo_replication "$A" "$B"
-for h in a b; do
-	ns=$([ $h = a ] && echo "$A" || echo "$B")
-	ip=$([ $h = a ] && echo 198.51.100.1 || echo 198.51.100.2)
-	mkdir -p "$TMP/$h"
-	ip netns exec "$ns" "$COLOD" --state-dir "$TMP/$h/state" --run-dir "$TMP/$h/run" \
+# start_colod HOST: its colod, in the host's netns.  With
+# COLO_NET_PAIR_DISK set, also in a mount namespace of its own where
+# $TMP/disks is the host's $TMP/HOST/disks: the same image path in the
+# domain XML names a different file on each host, as on two machines.
+start_colod() {
+	local h=$1 ns ip
+	ns=$([ "$h" = a ] && echo "$A" || echo "$B")
+	ip=$([ "$h" = a ] && echo 198.51.100.1 || echo 198.51.100.2)
+	mkdir -p "$TMP/$h/disks" "$TMP/disks"
+	ip netns exec "$ns" unshare -m --propagation private sh -c \
+		'mount --bind "$1" "$2" || exit 1; shift 2; exec "$@"' sh \
+		"$TMP/$h/disks" "$TMP/disks" \
+		"$COLOD" --state-dir "$TMP/$h/state" --run-dir "$TMP/$h/run" \
 		--log "file:$TMP/$h/colod.log" --peer-listen "$ip:7788" || fail "colod $h"
-done
+}
+start_colod a
+start_colod b
 expect_rc 0 xl a params checkpoint-interval=500
 cat >"$TMP/web.xml" <<XML
 <domain type='kvm'>
@@ -36,12 +46,16 @@ cat >"$TMP/web.xml" <<XML
   <memory unit='MiB'>128</memory>
   <vcpu>1</vcpu>
   <os><type>hvm</type><kernel>$KV</kernel>
-  <cmdline>ip=$GUEST/24 mode=kv</cmdline></os>
+  <cmdline>ip=$GUEST/24 mode=kv ${COLO_NET_PAIR_CMDLINE:-}</cmdline></os>
   <devices>
     <interface type='ethernet'>
       <mac address='52:54:00:12:34:56'/>
       <target dev='tapweb'/>
-    </interface>
+    </interface>${COLO_NET_PAIR_DISK:+
+    <disk type='file' device='disk'>
+      <source file='$TMP/disks/web.img'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>}
   </devices>
 </domain>
 XML
@@ -94,6 +108,8 @@ udp_echo_checkpoints() {
 # web_create: the guest on A, unprotected.  colo_net_up: into COLO with B,
 # netproxies linked.  Sourcing does both unless COLO_NET_PAIR_MANUAL.
 web_create() {
+	[ -z "${COLO_NET_PAIR_DISK:-}" ] || [ -e "$TMP/a/disks/web.img" ] ||
+		truncate -s "$COLO_NET_PAIR_DISK" "$TMP/a/disks/web.img"
 	expect_rc 0 xl a create "$TMP/web.xml"
 	wait_for 20 grep -q "KV-READY" "$CA" || fail "guest not ready: $(cat "$CA")"
 }

@@ -1,0 +1,255 @@
+/* Wiring COLO disks: endpoints from the secondary's blkreps, the initial
+ * copy and replication from the primary's, and each one attached to its
+ * helper's checkpoint phases. */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "colo-qapi-client.h"
+#include "colo-qapi-events.h"
+#include "colo_disks.h"
+#include "disks.h"
+#include "log.h"
+#include "util.h"
+
+#define PORT_WAIT_MS 5000
+#define BLKREP_CALL_MS 3000
+/* The paused phase waits for the secondary to acknowledge the epoch
+ * boundary (blkrep gives it 2 s). */
+#define BLKREP_PHASE_TIMEOUT_MS 3000
+/* A resync that moves no block for this long has stalled. */
+#define RESYNC_STALL_MS 30000
+
+static bool replicated(const struct domain_disk *disk)
+{
+	return disk->file[0] && !disk->readonly;
+}
+
+int colo_disks_sizes(const struct domain_config *cfg, int64_t **sizes,
+		size_t *n, struct colo_error *err)
+{
+	*n = 0;
+	*sizes = calloc(DOMAIN_MAX_DISKS, sizeof(**sizes));
+	if (!*sizes)
+		return -ENOMEM;
+	for (int i = 0; i < cfg->ndisks; i++) {
+		struct stat st;
+
+		if (!replicated(&cfg->disks[i]))
+			continue;
+		if (stat(cfg->disks[i].file, &st) < 0) {
+			colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
+				       "%s: %s", cfg->disks[i].file,
+				       strerror(errno));
+			return -errno;
+		}
+		(*sizes)[(*n)++] = st.st_size;
+	}
+	return 0;
+}
+
+/* The port file: the TCP port, then the control endpoint. */
+static int read_ports(const char *path, int64_t *port, char **ctl)
+{
+	char ep[300] = "";
+	FILE *f = fopen(path, "r");
+	long long p = 0;
+	int ok;
+
+	if (!f)
+		return -ENOENT;
+	ok = fscanf(f, "%lld %299s", &p, ep) == 2 && p > 0 &&
+	     !strncmp(ep, "tcp://", 6);
+	fclose(f);
+	if (!ok)
+		return -EAGAIN;
+	*port = p;
+	*ctl = strdup(ep);
+	return *ctl ? 0 : -ENOMEM;
+}
+
+int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
+		struct incoming_info *ii, struct colo_error *err)
+{
+	ii->disk_ports = calloc(DOMAIN_MAX_DISKS, sizeof(*ii->disk_ports));
+	ii->disk_ctls = calloc(DOMAIN_MAX_DISKS, sizeof(*ii->disk_ctls));
+	ii->disk_ports_count = ii->disk_ctls_count = 0;
+	if (!ii->disk_ports || !ii->disk_ctls)
+		return -ENOMEM;
+	for (int i = 0; i < cfg->ndisks; i++) {
+		size_t k = ii->disk_ports_count;
+		char path[4200];
+		int rc = -ENOENT;
+
+		if (!replicated(&cfg->disks[i]))
+			continue;
+		disks_port_file(d, cfg->name, i, path, sizeof(path));
+		for (int t = 0; t < PORT_WAIT_MS / 20 && rc < 0; t++) {
+			rc = read_ports(path, &ii->disk_ports[k],
+					&ii->disk_ctls[k]);
+			if (rc < 0)
+				util_sleep_ms(20);
+		}
+		if (rc < 0) {
+			colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
+				       "blkrep for %s reported no port (see "
+				       "its log)", cfg->disks[i].file);
+			return -EIO;
+		}
+		ii->disk_ports_count = ii->disk_ctls_count = k + 1;
+	}
+	ii->has_disk_ports = ii->has_disk_ctls = ii->disk_ports_count > 0;
+	return 0;
+}
+
+static int open_blkrep(struct colod *d, const char *name, int i,
+		struct ctl_client *c, struct colo_error *err)
+{
+	char ep[4200];
+
+	disks_ctl(d, name, i, ep, sizeof(ep));
+	if (ctl_client_open(c, ep, BLKREP_CALL_MS) < 0) {
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
+			       "cannot reach the blkrep at %s", ep);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void announce(struct colod *d, const char *name, int disk,
+		const struct blkrep_replication *r, const char *status)
+{
+	struct qev_disk_resync ev = {
+		(char *)name, disk, r->resync_done, r->resync_total,
+		(char *)status,
+	};
+
+	qapi_event_send_disk_resync(&d->sink, &ev);
+	log_info("domain %s: disk %d resync %s: %lld of %lld blocks",
+		 name, disk, status, (long long)r->resync_done,
+		 (long long)r->resync_total);
+}
+
+/* Polls one blkrep until its resync ends; DISK_RESYNC at every tenth. */
+static int wait_resync(struct colod *d, const char *name, int disk,
+		struct ctl_client *c, int64_t runs_before,
+		struct colo_error *err)
+{
+	struct blkrep_replication r;
+	int64_t last_done = -1, tenth = -1;
+	uint64_t moved_us = util_mono_us();
+	int rc;
+
+	for (;;) {
+		memset(&r, 0, sizeof(r));
+		rc = qmpc_blkrep_query_replication(c, &r, err);
+		if (rc < 0)
+			return rc;
+		if (r.resync_total && r.resync_done * 10 / r.resync_total != tenth) {
+			tenth = r.resync_done * 10 / r.resync_total;
+			if (r.resync_active)
+				announce(d, name, disk, &r, "running");
+		}
+		if (r.resync_done != last_done) {
+			last_done = r.resync_done;
+			moved_us = util_mono_us();
+		}
+		if (!r.resync_active)
+			break;
+		blkrep_replication_fini(&r);
+		if (util_mono_us() - moved_us > RESYNC_STALL_MS * 1000ull) {
+			colo_error_set(err, ERROR_CLASS_TIMEOUT, "disk %d: the "
+				       "resync stalled", disk);
+			return -ETIMEDOUT;
+		}
+		util_sleep_ms(50);
+	}
+	rc = r.resyncs_completed > runs_before && !r.has_resync_error ? 0 :
+	     -EIO;
+	announce(d, name, disk, &r, rc == 0 ? "completed" : "failed");
+	if (rc < 0)
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "disk %d: the "
+			       "resync failed: %s", disk, r.has_resync_error ?
+			       r.resync_error : "the secondary went away");
+	blkrep_replication_fini(&r);
+	return rc;
+}
+
+static int replicate_one(struct colod *d, const char *name, int disk,
+		const char *host, int64_t port, const char *ctl, bool full,
+		struct colo_error *err)
+{
+	struct qmp_blkrep_replicate_args a = { 0 };
+	struct blkrep_replication before = { 0 };
+	struct ctl_client c;
+	char uri[300];
+	int rc;
+
+	snprintf(uri, sizeof(uri), "nbd://%s:%lld", host, (long long)port);
+	a.uri = uri;
+	a.has_peer_ctl = true;
+	a.peer_ctl = (char *)ctl;
+	a.has_full = true;
+	a.full = full;
+	if (open_blkrep(d, name, disk, &c, err) < 0)
+		return -EIO;
+	rc = qmpc_blkrep_query_replication(&c, &before, err);
+	if (rc == 0)
+		rc = qmpc_blkrep_replicate(&c, &a, err);
+	if (rc == 0)
+		rc = wait_resync(d, name, disk, &c, before.resyncs_completed,
+				 err);
+	blkrep_replication_fini(&before);
+	ctl_client_close(&c);
+	return rc;
+}
+
+int colo_disks_replicate(struct colod *d, const struct domain_config *cfg,
+		const char *host, const struct incoming_info *ii, bool full,
+		struct colo_error *err)
+{
+	size_t k = 0;
+
+	for (int i = 0; i < cfg->ndisks; i++) {
+		int rc;
+
+		if (!replicated(&cfg->disks[i]))
+			continue;
+		if (!ii->has_disk_ports || k >= ii->disk_ports_count ||
+		    k >= ii->disk_ctls_count) {
+			colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
+				       "the secondary has no blkrep for %s",
+				       cfg->disks[i].file);
+			return -EIO;
+		}
+		rc = replicate_one(d, cfg->name, i, host, ii->disk_ports[k],
+				   ii->disk_ctls[k], full, err);
+		k++;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int colo_disks_attach(struct colod *d, struct dom_link *l,
+		const struct domain_config *cfg, struct colo_error *err)
+{
+	for (int i = 0; i < cfg->ndisks; i++) {
+		struct qmp_helper_colo_phase_attach_args a;
+		char ep[4200];
+		int rc;
+
+		if (!replicated(&cfg->disks[i]))
+			continue;
+		disks_ctl(d, cfg->name, i, ep, sizeof(ep));
+		a.endpoint = ep;
+		a.has_timeout = true;
+		a.timeout = BLKREP_PHASE_TIMEOUT_MS;
+		rc = qmpc_helper_colo_phase_attach(&l->ctl, &a, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}

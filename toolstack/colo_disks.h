@@ -1,0 +1,37 @@
+/* colod's side of COLO disk replication: the secondary's blkreps report
+ * their TCP export and control endpoint, the primary's replicate to
+ * them (copying the disk across first), and both are attached to their
+ * helper as checkpoint phase listeners.  The disks that replicate are
+ * the image-file disks that are not read-only, in XML order. */
+#ifndef COLOD_COLO_DISKS_H
+#define COLOD_COLO_DISKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "colod.h"
+#include "domain.h"
+#include "domains.h"
+
+/* Primary: each replicated disk's size, for the secondary to match.
+ * *sizes is malloc'd. */
+int colo_disks_sizes(const struct domain_config *cfg, int64_t **sizes,
+		size_t *n, struct colo_error *err);
+
+/* Secondary: waits for each replicated disk's blkrep to report its
+ * endpoints and puts them in ii. */
+int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
+		struct incoming_info *ii, struct colo_error *err);
+
+/* Primary: makes each replicated disk's blkrep replicate to the
+ * secondary's at host and waits until the resync (full, or only the
+ * blocks the secondary missed) is done, announcing DISK_RESYNC. */
+int colo_disks_replicate(struct colod *d, const struct domain_config *cfg,
+		const char *host, const struct incoming_info *ii, bool full,
+		struct colo_error *err);
+
+/* Attaches each replicated disk's blkrep to the domain's helper. */
+int colo_disks_attach(struct colod *d, struct dom_link *l,
+		const struct domain_config *cfg, struct colo_error *err);
+
+#endif
