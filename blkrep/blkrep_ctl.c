@@ -129,6 +129,18 @@ static int not_primary(struct colo_error *err)
 	return -EINVAL;
 }
 
+static int start_resync(struct blkrep_ctl *b, bool full,
+			struct colo_error *err)
+{
+	char why[512];
+	int rc = resync_job_start(b->job, full, why, sizeof(why));
+
+	if (rc < 0)
+		colo_error_set(err, rc == -EBUSY ? ERROR_CLASS_INVALID_STATE :
+			       ERROR_CLASS_GENERIC_ERROR, "%s", why);
+	return rc;
+}
+
 int qmp_blkrep_replicate(void *opaque,
 			 const struct qmp_blkrep_replicate_args *a,
 			 struct colo_error *err)
@@ -157,12 +169,21 @@ int qmp_blkrep_replicate(void *opaque,
 		b->peer = b->peer_buf;
 	}
 	rc = replica_attach(b->rep, a->uri, why, sizeof(why));
-	if (rc == 0)
-		rc = resync_job_start(b->job, a->has_full && a->full, why,
-				      sizeof(why));
-	if (rc < 0)
+	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s", why);
-	return rc;
+		return rc;
+	}
+	return start_resync(b, a->has_full && a->full, err);
+}
+
+int qmp_blkrep_resync(void *opaque, const struct qmp_blkrep_resync_args *a,
+		      struct colo_error *err)
+{
+	struct blkrep_ctl *b = opaque;
+
+	if (!b->rep)
+		return not_primary(err);
+	return start_resync(b, a->has_full && a->full, err);
 }
 
 int qmp_blkrep_query_replication(void *opaque, struct blkrep_replication *r,

@@ -77,7 +77,8 @@ static void usage(FILE *f)
 		"Usage: colo-blkrep --image FILE [--unix PATH] [--listen HOST:PORT]\n"
 		"                   [--export NAME] [--read-only] [--max-clients N]\n"
 		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
-		"                   [--secondary DIR] [--ctl ENDPOINT [--ctl-listen ENDPOINT]]\n"
+		"                   [--peer-timeout MS]\n"
+		"                   [--secondary DIR [--fresh]] [--ctl ENDPOINT [--ctl-listen ENDPOINT]]\n"
 		"                   [--peer-ctl ENDPOINT] [--port-file FILE]\n"
 		"                   [--pidfile FILE]\n"
 		"       colo-blkrep --quorum FILE,FILE,... [--vote-threshold N]\n"
@@ -311,6 +312,8 @@ int main(int argc, char **argv)
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "ctl-listen", required_argument, NULL, 'C' },
 		{ "port-file", required_argument, NULL, 'o' },
+		{ "fresh", no_argument, NULL, 'f' },
+		{ "peer-timeout", required_argument, NULL, 't' },
 		{ "peer-ctl", required_argument, NULL, 'P' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "quorum", required_argument, NULL, 'Q' },
@@ -343,7 +346,8 @@ int main(int argc, char **argv)
 	char dirty_default[4200];
 	struct replica rep;
 	struct resync_job job;
-	bool full = false;
+	bool full = false, fresh = false;
+	int peer_timeout = REPLICA_TIMEOUT_MS;
 	const char *target = "stderr", *level = "info", *lpath = NULL;
 	enum log_target lt;
 	bool ro = false;
@@ -353,7 +357,7 @@ int main(int argc, char **argv)
 
 	memset(&bc, 0, sizeof(bc));
 	s.exp.name = "";
-	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:C:o:P:p:Q:T:X:WE:", opts,
+	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:C:o:ft:P:p:Q:T:X:WE:", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
@@ -368,6 +372,15 @@ int main(int argc, char **argv)
 		case 'c': ctl_ep = optarg; break;
 		case 'C': ctl_listen = optarg; break;
 		case 'o': port_file = optarg; break;
+		case 'f': fresh = true; break;
+		case 't':
+			if (util_parse_ll(optarg, 100, 600000, &v) < 0) {
+				fprintf(stderr, "colo-blkrep: --peer-timeout "
+					"must be 100 to 600000 ms\n");
+				return 2;
+			}
+			peer_timeout = (int)v;
+			break;
 		case 'P': bc.peer = optarg; break;
 		case 'p': pidfile = optarg; break;
 		case 'Q': qlist = optarg; break;
@@ -468,6 +481,7 @@ int main(int argc, char **argv)
 		snprintf(dirty_default, sizeof(dirty_default), "%s.dirty",
 			 image);
 		replica_init_idle(&rep, s.img.size, dirty ? dirty : dirty_default);
+		rep.timeout_ms = peer_timeout;
 		resync_job_init(&job, &rep, &s.img, &quit);
 		job.full_pending = full;
 		s.exp.rep = &rep;
@@ -490,7 +504,8 @@ int main(int argc, char **argv)
 	}
 	if (sec_dir) {
 		/* Two exports: the primary's writes, and the SVM's view. */
-		if (sec_open(&sec, &s.img, sec_dir, err, sizeof(err)) < 0) {
+		if (sec_open(&sec, &s.img, sec_dir, fresh, err,
+			     sizeof(err)) < 0) {
 			startup_error(err);
 			return 1;
 		}

@@ -5,15 +5,45 @@
 #include <string.h>
 #include "log.h"
 #include "replica.h"
+#include "util.h"
 
 /* Called with the lock held after a failed command. */
-static void degrade(struct replica *r, const char *what)
+static void degrade(struct replica *r, const char *what, const char *why)
 {
 	log_warn("secondary %s failed (%s: %s): going on alone, degraded; "
 		 "the blocks it misses are tracked for a resync", r->uri,
-		 what, nbd_get_error());
+		 what, why ? why : nbd_get_error());
 	nbd_close(r->h);
 	r->h = NULL;
+}
+
+/* Waits for one command, at most r->timeout_ms: a secondary whose host
+ * vanished (no FIN, no RST) must not hold the guest's writes until TCP
+ * gives up, minutes later.  0, or -1 after degrading. */
+static int wait_cmd(struct replica *r, int64_t cookie, const char *what)
+{
+	uint64_t deadline = util_mono_us() + (uint64_t)r->timeout_ms * 1000;
+	int done;
+
+	if (cookie < 0) {
+		degrade(r, what, NULL);
+		return -1;
+	}
+	while ((done = nbd_aio_command_completed(r->h, (uint64_t)cookie)) == 0) {
+		uint64_t now = util_mono_us();
+
+		if (now >= deadline) {
+			degrade(r, what, "no reply in time");
+			return -1;
+		}
+		if (nbd_poll(r->h, (int)((deadline - now) / 1000) + 1) < 0)
+			break;
+	}
+	if (done != 1) {
+		degrade(r, what, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 /* Connects to r->uri and checks the size; called with the lock held or
@@ -69,10 +99,10 @@ int replica_copy_block(struct replica *r, struct image *img, uint8_t *buf,
 		rc = -EIO;
 	if (rc == 0)
 		rc = image_read(img, buf, len, off);
-	if (rc == 0 && nbd_pwrite(r->h, buf, len, off, 0) < 0) {
-		degrade(r, "resync write");
+	if (rc == 0 && wait_cmd(r, nbd_aio_pwrite(r->h, buf, len, off,
+						 NBD_NULL_COMPLETION, 0),
+				"resync write") < 0)
 		rc = -EIO;
-	}
 	if (rc == 0)
 		dirtymap_clear(&r->dirty, block);
 	pthread_mutex_unlock(&r->lock);
@@ -86,8 +116,8 @@ int replica_flush_strict(struct replica *r)
 	pthread_mutex_lock(&r->lock);
 	if (!r->h) {
 		rc = -EIO;
-	} else if (nbd_flush(r->h, 0) < 0) {
-		degrade(r, "flush");
+	} else if (wait_cmd(r, nbd_aio_flush(r->h, NBD_NULL_COMPLETION, 0),
+			    "flush") < 0) {
 		rc = -EIO;
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -100,6 +130,7 @@ void replica_init_idle(struct replica *r, uint64_t size,
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->dirty.fd = -1;
+	r->timeout_ms = REPLICA_TIMEOUT_MS;
 	r->size = size;
 	r->dirty_path = dirty_path;
 }
@@ -195,20 +226,23 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 
 	pthread_mutex_lock(&r->lock);
 	if (r->h) {
+		int64_t cookie = -1;
+
 		switch (op) {
 		case OP_ZERO:
-			rc = nbd_zero(r->h, len, off, fl);
+			cookie = nbd_aio_zero(r->h, len, off,
+					      NBD_NULL_COMPLETION, fl);
 			break;
 		case OP_TRIM:
-			rc = nbd_trim(r->h, len, off, 0);
+			cookie = nbd_aio_trim(r->h, len, off,
+					      NBD_NULL_COMPLETION, 0);
 			break;
 		case OP_FLUSH:
-			rc = nbd_flush(r->h, 0);
+			cookie = nbd_aio_flush(r->h, NBD_NULL_COMPLETION, 0);
 			break;
 		}
-		if (rc < 0)
-			degrade(r, op == OP_FLUSH ? "flush" : op == OP_ZERO ?
-				"zero" : "trim");
+		rc = wait_cmd(r, cookie, op == OP_FLUSH ? "flush" :
+			      op == OP_ZERO ? "zero" : "trim");
 	}
 	/* Not on the secondary: on record for the resync instead. */
 	if (rc < 0 && op != OP_FLUSH && r->map_open)
@@ -243,25 +277,15 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 	uint32_t fl = fua ? LIBNBD_CMD_FLAG_FUA : 0;
 	int64_t cookie = -1;
 	bool remote_ok = false;
-	int rc, done = 0;
+	int rc;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->h) {
+	if (r->h)
 		cookie = nbd_aio_pwrite(r->h, buf, len, off,
 					NBD_NULL_COMPLETION, fl);
-		if (cookie < 0)
-			degrade(r, "write");
-	}
 	rc = image_write(img, buf, len, off, fua);
-	if (cookie >= 0) {
-		while ((done = nbd_aio_command_completed(r->h,
-				(uint64_t)cookie)) == 0)
-			if (nbd_poll(r->h, -1) < 0)
-				break;
-		remote_ok = done == 1;
-		if (!remote_ok)
-			degrade(r, "write");
-	}
+	if (r->h)
+		remote_ok = wait_cmd(r, cookie, "write") == 0;
 	/* Marked before the lock goes: a resync must not pass the block
 	 * by in between. */
 	if (rc == 0 && !remote_ok && r->map_open)

@@ -12,6 +12,9 @@
 #include "dirtymap.h"
 #include "image.h"
 
+/* How long a command may wait for the secondary before it is dropped. */
+#define REPLICA_TIMEOUT_MS 3000
+
 struct replica {
 	pthread_mutex_t lock;	/* guards h across client threads */
 	struct nbd_handle *h;	/* NULL once degraded */
@@ -20,6 +23,7 @@ struct replica {
 	bool map_open;
 	const char *dirty_path;
 	uint64_t size;
+	int timeout_ms;		/* REPLICA_TIMEOUT_MS, or --peer-timeout */
 };
 
 /* Connects to uri and checks that its export has the same size. */

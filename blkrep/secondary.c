@@ -85,8 +85,29 @@ static int commit_locked(struct secondary *s)
 	return rc;
 }
 
+/* A new COLO session on this disk: whatever an old one left (a takeover
+ * included) is forgotten; the primary's copy brings the disk in step. */
+static int start_fresh(struct secondary *s)
+{
+	int rc = ovl_drop(&s->active, UINT64_MAX);
+
+	if (rc == 0)
+		rc = ovl_drop(&s->hidden, UINT64_MAX);
+	if (rc == 0)
+		rc = ovl_set_flags(&s->active, 0);
+	if (rc == 0)
+		rc = ovl_set_aux(&s->hidden, 0);
+	if (rc == 0)
+		rc = ovl_sync(&s->active);
+	if (rc == 0)
+		rc = ovl_sync(&s->hidden);
+	s->epoch = s->loaded = 0;
+	s->taken_over = false;
+	return rc;
+}
+
 int sec_open(struct secondary *s, struct image *disk, const char *dir,
-	     char *err, size_t errlen)
+	     bool fresh, char *err, size_t errlen)
 {
 	char path[4096];
 	int rc;
@@ -126,6 +147,12 @@ int sec_open(struct secondary *s, struct image *disk, const char *dir,
 			sec_close(s);
 			return rc;
 		}
+	}
+	if (fresh && (rc = start_fresh(s)) < 0) {
+		snprintf(err, errlen, "%s: cannot empty the overlays: %s", dir,
+			 strerror(-rc));
+		sec_close(s);
+		return rc;
 	}
 	return 0;
 }

@@ -26,9 +26,10 @@ struct secondary {
 };
 
 /* Opens dir/active.ovl and dir/hidden.ovl beside disk; an interrupted
- * commit is finished first. */
+ * commit is finished first.  fresh: then empty both, for a new COLO
+ * session (a taken-over disk becomes a secondary again). */
 int sec_open(struct secondary *s, struct image *disk, const char *dir,
-	     char *err, size_t errlen);
+	     bool fresh, char *err, size_t errlen);
 void sec_close(struct secondary *s);
 
 /* The primary's replication writes.  Refused (-EROFS) after a takeover. */

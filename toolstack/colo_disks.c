@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "colo-qapi-client.h"
+#include "colo-qapi-commands.h"
 #include "colo-qapi-events.h"
 #include "colo_disks.h"
 #include "disks.h"
@@ -177,15 +178,37 @@ static int wait_resync(struct colod *d, const char *name, int disk,
 	return rc;
 }
 
+/* Starts a copy on disk i's blkrep (blkrep-replicate when a is given,
+ * else blkrep-resync) and, if wait, waits for it to end. */
+static int copy_one(struct colod *d, const char *name, int disk,
+		const struct qmp_blkrep_replicate_args *a, bool full, bool wait,
+		struct colo_error *err)
+{
+	struct qmp_blkrep_resync_args ra = { true, full };
+	struct blkrep_replication before = { 0 };
+	struct ctl_client c;
+	int rc;
+
+	if (open_blkrep(d, name, disk, &c, err) < 0)
+		return -EIO;
+	rc = qmpc_blkrep_query_replication(&c, &before, err);
+	if (rc == 0)
+		rc = a ? qmpc_blkrep_replicate(&c, a, err) :
+		     qmpc_blkrep_resync(&c, &ra, err);
+	if (rc == 0 && wait)
+		rc = wait_resync(d, name, disk, &c, before.resyncs_completed,
+				 err);
+	blkrep_replication_fini(&before);
+	ctl_client_close(&c);
+	return rc;
+}
+
 static int replicate_one(struct colod *d, const char *name, int disk,
 		const char *host, int64_t port, const char *ctl, bool full,
 		struct colo_error *err)
 {
 	struct qmp_blkrep_replicate_args a = { 0 };
-	struct blkrep_replication before = { 0 };
-	struct ctl_client c;
 	char uri[300];
-	int rc;
 
 	snprintf(uri, sizeof(uri), "nbd://%s:%lld", host, (long long)port);
 	a.uri = uri;
@@ -193,17 +216,7 @@ static int replicate_one(struct colod *d, const char *name, int disk,
 	a.peer_ctl = (char *)ctl;
 	a.has_full = true;
 	a.full = full;
-	if (open_blkrep(d, name, disk, &c, err) < 0)
-		return -EIO;
-	rc = qmpc_blkrep_query_replication(&c, &before, err);
-	if (rc == 0)
-		rc = qmpc_blkrep_replicate(&c, &a, err);
-	if (rc == 0)
-		rc = wait_resync(d, name, disk, &c, before.resyncs_completed,
-				 err);
-	blkrep_replication_fini(&before);
-	ctl_client_close(&c);
-	return rc;
+	return copy_one(d, name, disk, &a, full, true, err);
 }
 
 int colo_disks_replicate(struct colod *d, const struct domain_config *cfg,
@@ -252,4 +265,64 @@ int colo_disks_attach(struct colod *d, struct dom_link *l,
 			return rc;
 	}
 	return 0;
+}
+
+int qmp_block_resync(void *opaque, const struct qmp_block_resync_args *a,
+		struct colo_error *err)
+{
+	struct colod *d = opaque;
+	struct domain_config cfg;
+	int rc = domains_config(d, a->domain, &cfg, err);
+
+	if (rc < 0)
+		return rc;
+	for (int i = 0; rc == 0 && i < cfg.ndisks; i++)
+		if (replicated(&cfg.disks[i]))
+			rc = copy_one(d, cfg.name, i, NULL,
+				      a->has_full && a->full, false, err);
+	domain_config_fini(&cfg);
+	return rc;
+}
+
+int qmp_query_block_replication(void *opaque,
+		const struct qmp_query_block_replication_args *a,
+		struct block_replication **ret, size_t *ret_count,
+		struct colo_error *err)
+{
+	struct colod *d = opaque;
+	struct domain_config cfg;
+	int rc = domains_config(d, a->domain, &cfg, err);
+
+	*ret = NULL;
+	*ret_count = 0;
+	if (rc < 0)
+		return rc;
+	*ret = calloc(DOMAIN_MAX_DISKS, sizeof(**ret));
+	rc = *ret ? 0 : -ENOMEM;
+	for (int i = 0; rc == 0 && i < cfg.ndisks; i++) {
+		struct block_replication *b = &(*ret)[*ret_count];
+		struct ctl_client c;
+
+		if (!replicated(&cfg.disks[i]))
+			continue;
+		rc = open_blkrep(d, cfg.name, i, &c, err);
+		if (rc < 0)
+			break;
+		rc = qmpc_blkrep_query_replication(&c, &b->replication, err);
+		ctl_client_close(&c);
+		if (rc < 0)
+			break;
+		b->disk = i;
+		b->file = strdup(cfg.disks[i].file);
+		(*ret_count)++;
+	}
+	domain_config_fini(&cfg);
+	if (rc < 0) {
+		for (size_t i = 0; i < *ret_count; i++)
+			block_replication_fini(&(*ret)[i]);
+		free(*ret);
+		*ret = NULL;
+		*ret_count = 0;
+	}
+	return rc;
 }

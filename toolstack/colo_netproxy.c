@@ -133,23 +133,13 @@ int qmp_query_colo_netstats(void *opaque,
 {
 	struct colod *d = opaque;
 	struct domain_config cfg;
-	char *xml = NULL, why[512];
 	int rc;
 
 	*ret = NULL;
 	*ret_count = 0;
-	if (state_domain_config(&d->st, a->domain, &xml) < 0) {
-		colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
-			       "domain '%s' not found", a->domain);
-		return -ENOENT;
-	}
-	rc = domain_config_parse(&cfg, xml, strlen(xml), "domain config", why,
-				 sizeof(why));
-	free(xml);
-	if (rc < 0) {
-		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR, "%s", why);
+	rc = domains_config(d, a->domain, &cfg, err);
+	if (rc < 0)
 		return rc;
-	}
 	*ret = calloc(DOMAIN_MAX_NICS, sizeof(**ret));
 	for (int i = 0; rc == 0 && *ret && i < cfg.nnics; i++) {
 		struct ctl_client c;

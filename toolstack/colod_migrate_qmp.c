@@ -425,6 +425,12 @@ int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,
 	return colo_begin(opaque, a->domain, a->uri, true, err);
 }
 
+int qmp_colo_resume(void *opaque, const struct qmp_colo_resume_args *a,
+		struct colo_error *err)
+{
+	return colo_begin(opaque, a->domain, a->uri, false, err);
+}
+
 int qmp_colo_checkpoint(void *opaque, const struct qmp_colo_checkpoint_args *a,
 		struct colo_error *err)
 {

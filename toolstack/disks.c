@@ -112,6 +112,7 @@ static int secondary_args(struct colod *d, const struct domain_config *cfg,
 	unlink(a->portf);
 	add(a, "--secondary");
 	add(a, a->ovl);
+	add(a, "--fresh");	/* a new session: the migration brings the SVM */
 	add(a, "--listen");
 	add(a, a->listen);
 	add(a, "--ctl-listen");

@@ -54,6 +54,25 @@ void domains_netproxy_port_file(struct colod *d, const char *name, int i,
 	snprintf(buf, len, "%s/dom-%s-net%d.port", d->cfg.run_dir, name, i);
 }
 
+int domains_config(struct colod *d, const char *name,
+		struct domain_config *cfg, struct colo_error *err)
+{
+	char *xml = NULL, why[512];
+	int rc;
+
+	if (state_domain_config(&d->st, name, &xml) < 0) {
+		colo_error_set(err, ERROR_CLASS_DOMAIN_NOT_FOUND,
+			       "domain '%s' not found", name);
+		return -ENOENT;
+	}
+	rc = domain_config_parse(cfg, xml, strlen(xml), "domain config", why,
+				 sizeof(why));
+	free(xml);
+	if (rc < 0)
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR, "%s", why);
+	return rc;
+}
+
 /* One detached netproxy per NIC that names a tap: the NIC's external
  * side.  It writes its pid file; destroy uses that.  A COLO secondary's
  * (colo_addr set) listens there for the primary's netproxy and writes

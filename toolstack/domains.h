@@ -40,6 +40,10 @@ int domains_create(struct colod *d, const struct domain_config *cfg,
 		struct colo_error *err);
 /* The same for an incoming migration: the helper builds the VM paused
  * and waits for the stream on a TCP port on addr, returned in *port. */
+/* The recorded config of domain name, parsed into cfg (the caller
+ * finis it); -ENOENT or a parse error with err set. */
+int domains_config(struct colod *d, const char *name,
+		struct domain_config *cfg, struct colo_error *err);
 int domains_create_incoming(struct colod *d, const struct domain_config *cfg,
 		const char *addr, bool colo, const int64_t *disk_sizes,
 		size_t ndisk_sizes, int *port, struct colo_error *err);

@@ -59,6 +59,9 @@ int xl_run_table(struct xl_ctx *x, const struct xl_cmd *table,
 int xl_parse_opts(const struct xl_cmd *cmd, int argc, char **argv,
 		const char *shortopts, const struct option *longopts,
 		int (*each)(void *ctx, int opt, const char *arg), void *ctx);
+/* For commands that take exactly n operands and no options: the index
+ * of the first, or -1 after a usage error. */
+int xl_operands(const struct xl_cmd *cmd, int argc, char **argv, int n);
 
 /* xl_domain.c */
 int xl_cmd_create(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
@@ -75,6 +78,11 @@ int xl_cmd_restore(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 		char **argv);
 int xl_cmd_console(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 		char **argv);
+/* xl_block.c: disk replication. */
+int xl_cmd_block_resync(struct xl_ctx *x, const struct xl_cmd *cmd,
+		int argc, char **argv);
+int xl_cmd_block_status(struct xl_ctx *x, const struct xl_cmd *cmd,
+		int argc, char **argv);
 int xl_cmd_migrate(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 		char **argv);
 

@@ -36,7 +36,7 @@ int xl_parse_opts(const struct xl_cmd *cmd, int argc, char **argv,
 }
 
 /* Commands that take exactly n operands and no options. */
-static int operands(const struct xl_cmd *cmd, int argc, char **argv, int n)
+int xl_operands(const struct xl_cmd *cmd, int argc, char **argv, int n)
 {
 	int first = xl_parse_opts(cmd, argc, argv, "+", NULL, NULL, NULL);
 
@@ -88,7 +88,7 @@ static int cmd_info(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 	struct host_info h;
 	int rc;
 
-	if (operands(cmd, argc, argv, 0) < 0)
+	if (xl_operands(cmd, argc, argv, 0) < 0)
 		return XL_USAGE;
 	if (xl_connect(x) < 0)
 		return XL_FAIL;
@@ -315,7 +315,7 @@ static int cmd_colo_status(struct xl_ctx *x, const struct xl_cmd *cmd,
 	struct colo_error err = { 0 };
 	struct qmp_query_colo_status_args a;
 	struct colo_status s;
-	int first = operands(cmd, argc, argv, 1), rc;
+	int first = xl_operands(cmd, argc, argv, 1), rc;
 
 	if (first < 0)
 		return XL_USAGE;
@@ -444,7 +444,7 @@ static int cmd_failover(struct xl_ctx *x, const struct xl_cmd *cmd,
 {
 	struct colo_error err = { 0 };
 	struct qmp_x_colo_lost_heartbeat_args a;
-	int first = operands(cmd, argc, argv, 1), rc;
+	int first = xl_operands(cmd, argc, argv, 1), rc;
 
 	if (first < 0)
 		return XL_USAGE;
@@ -539,14 +539,15 @@ static int cmd_params(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 
 /* ---- the table ---- */
 
-static int cmd_colo_start(struct xl_ctx *x, const struct xl_cmd *cmd,
-		int argc, char **argv)
+/* colo start and colo resume: they differ in how the disks catch up. */
+static int colo_protect(struct xl_ctx *x, const struct xl_cmd *cmd,
+		int argc, char **argv, bool resume)
 {
 	struct colo_error err = { 0 };
 	struct qmp_colo_start_args a;
 	struct qmp_query_colo_status_args q;
 	struct colo_status s;
-	int first = operands(cmd, argc, argv, 2), rc;
+	int first = xl_operands(cmd, argc, argv, 2), rc;
 
 	if (first < 0)
 		return XL_USAGE;
@@ -554,7 +555,16 @@ static int cmd_colo_start(struct xl_ctx *x, const struct xl_cmd *cmd,
 		return XL_FAIL;
 	a.domain = argv[first];
 	a.uri = argv[first + 1];
-	rc = qmpc_colo_start(&x->ctl, &a, &err);
+	if (!x->json)
+		fprintf(stderr, "colo-xl: %s: %s the disks to %s...\n", a.domain,
+			resume ? "resyncing" : "copying", a.uri);
+	if (resume) {
+		struct qmp_colo_resume_args ra = { a.domain, a.uri };
+
+		rc = qmpc_colo_resume(&x->ctl, &ra, &err);
+	} else {
+		rc = qmpc_colo_start(&x->ctl, &a, &err);
+	}
 	if (rc < 0)
 		return xl_report(x, argv[first], rc, &err);
 	/* Wait for the first checkpoint: then the pair is protected. */
@@ -588,12 +598,24 @@ static int cmd_colo_start(struct xl_ctx *x, const struct xl_cmd *cmd,
 	return XL_FAIL;
 }
 
+static int cmd_colo_start(struct xl_ctx *x, const struct xl_cmd *cmd,
+		int argc, char **argv)
+{
+	return colo_protect(x, cmd, argc, argv, false);
+}
+
+static int cmd_colo_resume(struct xl_ctx *x, const struct xl_cmd *cmd,
+		int argc, char **argv)
+{
+	return colo_protect(x, cmd, argc, argv, true);
+}
+
 static int cmd_colo_checkpoint(struct xl_ctx *x, const struct xl_cmd *cmd,
 		int argc, char **argv)
 {
 	struct colo_error err = { 0 };
 	struct qmp_colo_checkpoint_args a;
-	int first = operands(cmd, argc, argv, 1), rc;
+	int first = xl_operands(cmd, argc, argv, 1), rc;
 
 	if (first < 0)
 		return XL_USAGE;
@@ -611,8 +633,16 @@ static const struct xl_cmd colo_commands[] = {
 	  "Protect a domain with COLO, its secondary on the colod at HOST.",
 	  "The domain is live-migrated into lock-step with a secondary that\n"
 	  "the colod at HOST (peer port 7788) creates; from then on the\n"
-	  "primary checkpoints every checkpoint-interval ms.  Returns after\n"
-	  "the first checkpoint.\n",
+	  "primary checkpoints every checkpoint-interval ms.  Image-file\n"
+	  "disks are first copied whole to the secondary's colo-blkrep, then\n"
+	  "every write goes to both.  Returns after the first checkpoint.\n",
+	  false, NULL },
+	{ "resume", cmd_colo_resume, "DOM HOST[:PORT]",
+	  "Protect a domain with COLO again after its secondary was lost.",
+	  "As colo start, except that each image-file disk sends the\n"
+	  "secondary only the blocks it missed while the domain ran alone\n"
+	  "(the dirty map), so HOST must still have the disks as they were\n"
+	  "when the two parted: its domain was lost, not taken over.\n",
 	  false, NULL },
 	{ "checkpoint", cmd_colo_checkpoint, "DOM",
 	  "Take a COLO checkpoint now.", "", false, NULL },
@@ -654,7 +684,7 @@ static int cmd_keygen(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 {
 	char pub[41], sec[41];
 
-	if (operands(cmd, argc, argv, 0) < 0)
+	if (xl_operands(cmd, argc, argv, 0) < 0)
 		return XL_USAGE;
 	if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) < 0) {
 		fprintf(stderr, "colo-xl: keygen: this libzmq cannot make "
@@ -749,6 +779,20 @@ const struct xl_cmd xl_commands[] = {
 	  "colod.conf and the public key as the curve_peer_public_key line\n"
 	  "of the peer's.  Run it on both hosts.  This command does not\n"
 	  "contact colod.\n",
+	  false, NULL },
+	{ "block-resync", xl_cmd_block_resync, "[-f] DOM",
+	  "Copy to a domain's secondary the disk blocks it lacks.",
+	  "  -f, --full  copy every block\n"
+	  "For each image-file disk, the primary's colo-blkrep copies the\n"
+	  "blocks its dirty map marks (those the secondary missed while it\n"
+	  "was away) while the guest runs, reconnecting a lost secondary\n"
+	  "first.  Progress is shown as it goes; it ends with the number of\n"
+	  "blocks copied per disk.\n",
+	  false, NULL },
+	{ "block-status", xl_cmd_block_status, "DOM",
+	  "Show the replication of a domain's image-file disks.",
+	  "Per disk: the secondary's export, whether it is connected, the\n"
+	  "64 KiB blocks it lacks, and the last resync's progress.\n",
 	  false, NULL },
 	{ "params", cmd_params, "[KEY=VALUE...]",
 	  "Show or change the host's COLO parameters.",

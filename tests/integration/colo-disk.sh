@@ -22,16 +22,6 @@ disk_hash() { nbdcopy "nbd+unix:///?socket=$(disk_sock "$1")" - | sha256sum | cu
 blkrep_ctl() { "$CTL_RAW" "ipc://$TMP/$1/run/dom-web-disk0.ctl" "$2"; }
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["return"][sys.argv[2]])' "$1" "$2"; }
 ckpts() { xl a colo status web | sed -n 's/^checkpoints *: //p'; }
-hold_both() {
-	"$CTL_RAW" "ipc://$TMP/a/run/dom-web.ctl" \
-		'{"execute":"helper-colo-checkpoint","arguments":{"hold":true}}' >/dev/null
-	for ((i = 0; i < 60; i++)); do
-		xl a list | grep -Eq '^web .* --p--- ' &&
-			xl b list | grep -Eq '^web .* --p--- ' && return 0
-		sleep 0.05
-	done
-	fail "the held checkpoint did not pause both VMs"
-}
 
 step "colo start copied A's disk to B; B keeps pre-images per epoch"
 grep -q "disk 0 resync completed: 256 of 256 blocks" "$TMP/a/colod.log" ||

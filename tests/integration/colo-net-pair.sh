@@ -105,6 +105,20 @@ udp_echo_checkpoints() {
 	expect_rc 0 xl a params checkpoint-interval=500
 }
 
+# hold_both: a checkpoint that leaves both VMs paused (the primary right
+# after its snapshot, the secondary right after loading it).
+hold_both() {
+	local i
+	"$CTL_RAW" "ipc://$TMP/a/run/dom-web.ctl" \
+		'{"execute":"helper-colo-checkpoint","arguments":{"hold":true}}' >/dev/null
+	for ((i = 0; i < 60; i++)); do
+		xl a list | grep -Eq '^web .* --p--- ' &&
+			xl b list | grep -Eq '^web .* --p--- ' && return 0
+		sleep 0.05
+	done
+	fail "the held checkpoint did not pause both VMs"
+}
+
 # web_create: the guest on A, unprotected.  colo_net_up: into COLO with B,
 # netproxies linked.  Sourcing does both unless COLO_NET_PAIR_MANUAL.
 web_create() {

@@ -1,0 +1,69 @@
+#!/bin/bash
+# COLO disks when the secondary host dies and comes back (issue 7): the
+# primary goes on alone, degraded, its dirty map recording the blocks
+# the secondary misses; colo resume copies only those (the count is
+# checked against what block-status said) and then both image files are
+# equal, byte for byte; block-resync copies again on demand, all of it
+# with --full, and shows its progress.
+export COLO_NET_PAIR_DISK=16M
+. "$(dirname "$0")/colo-net-pair.sh"
+
+file_hash() { sha256sum <"$TMP/$1/disks/web.img" | cut -d' ' -f1; }
+lacks() { xl a block-status web | sed -n 's/^  lacks *: \([0-9]*\) blocks.*/\1/p'; }
+# Both VMs paused at a checkpoint: no write is in flight anywhere, and
+# B's image (the secondary disk, without the SVM's overlays) holds
+# exactly A's writes.
+files_equal() {
+	hold_both
+	[ "$(file_hash a)" = "$(file_hash b)" ] || fail "$1: the images differ"
+	xl a unpause web >/dev/null
+	xl b unpause web >/dev/null
+}
+
+step "in step after colo start"
+for i in $(seq 1 20); do rcli set "k$i" "v$i" >/dev/null; done
+expect_rc 0 xl a block-status web
+contains "$OUT" "(connected)"
+contains "$OUT" "lacks      : 0 blocks"
+files_equal "after colo start"
+
+step "the secondary host dies: the primary goes on, tracking what B misses"
+ip -n "$B" link set "$(v=v$B; echo "${v:0:14}")" down
+ip -n "$B" link set "rb$NS_SUFFIX" down
+ip netns pids "$B" | xargs -r kill -9
+wait_for 15 bash -c "COLO_RUN_DIR=$TMP/a/run $XL colo status web | grep -q 'failover *: completed'" ||
+	fail "A did not go on alone: $(xl a colo status web)"
+# Writes over a few MiB of log: the first waits out the peer timeout.
+for i in $(seq 1 400); do echo "SET alone-$i $(printf 'x%.0s' $(seq 1 200))"; done >"$TMP/sets"
+in_client redis-cli -h "$GUEST" <"$TMP/sets" >"$TMP/set-out" || fail "SETs alone"
+[ "$(grep -c OK "$TMP/set-out")" -eq 400 ] || fail "SETs alone: $(sort "$TMP/set-out" | uniq -c)"
+expect_rc 0 xl a block-status web
+contains "$OUT" "lost: degraded"
+n=$(lacks)
+echo "   A went on alone; B lacks $n blocks of 64 KiB (of 256)"
+[ "$n" -gt 0 ] && [ "$n" -lt 256 ] || fail "lacks $n blocks"
+
+step "B comes back: colo resume copies only the blocks it lacks"
+ip -n "$B" link set "$(v=v$B; echo "${v:0:14}")" up
+ip -n "$B" link set "rb$NS_SUFFIX" up
+start_colod b
+xl b destroy web >/dev/null 2>&1
+expect_rc 0 xl a colo resume web 198.51.100.2
+contains "$ERR" "resyncing the disks to 198.51.100.2"
+copied=$(sed -n 's/.*disk 0 resync completed: \([0-9]*\) of.*/\1/p' "$TMP/a/colod.log" | tail -1)
+echo "   the resync copied $copied blocks"
+[ "$copied" = "$n" ] || fail "copied $copied blocks, B lacked $n"
+expect_rc 0 xl a block-status web
+contains "$OUT" "lacks      : 0 blocks"
+files_equal "after colo resume"
+[ "$(rcli get alone-400 | cut -c1-3)" = xxx ] || fail "alone-400"
+
+step "block-resync: nothing to copy, or everything with --full"
+expect_rc 0 xl a block-resync web
+contains "$OUT" "disk 0: 0 blocks copied; the secondary lacks 0"
+expect_rc 0 xl a block-resync --full web
+contains "$OUT" "disk 0: 256 blocks copied; the secondary lacks 0"
+contains "$ERR" "disk 0: 100% (256 of 256 blocks)"
+files_equal "after block-resync --full"
+expect_rc 2 xl a block-resync
+expect_rc 1 xl a block-resync nosuch
