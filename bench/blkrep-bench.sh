@@ -3,8 +3,10 @@
 # on files in /var/tmp (a real disk, not tmpfs):
 #  1. replicated writes: 4 KiB writes at queue depth 1 (latency), 1 MiB
 #     sequential writes at depth 4, and the same with a flush every 16,
-#     by qemu-img bench against the plain file, colo-blkrep alone, and
-#     colo-blkrep replicating to a second colo-blkrep over loopback TCP;
+#     by qemu-img bench against the plain file, colo-blkrep alone,
+#     colo-blkrep replicating to a second colo-blkrep over loopback TCP,
+#     and replicating to a COLO secondary (secondary mode, past its
+#     first epoch boundary, so every block first saves its pre-image);
 #     goal: replicated sequential >= 70 % of local;
 #  2. a full resync of 1 GiB of written data, beside a plain copy of the
 #     same file.
@@ -38,26 +40,37 @@ wait_sock() {
 
 # Allocated up front, so no run pays for block allocation that another
 # does not.
-for f in local alone prim sec; do fallocate -l $SIZE "$W/$f.img"; done
+for f in local alone prim sec cprim csec; do fallocate -l $SIZE "$W/$f.img"; done
 serve alone --image "$W/alone.img" --unix "$W/alone.sock"
 serve sec --image "$W/sec.img" --listen 127.0.0.1:10899
 sleep 0.3
 serve prim --image "$W/prim.img" --unix "$W/prim.sock" --replicate nbd://127.0.0.1:10899
-wait_sock "$W/alone.sock" && wait_sock "$W/prim.sock" || { echo "blkrep did not start"; exit 1; }
+mkdir -p "$W/ovl"
+serve csec --image "$W/csec.img" --listen 127.0.0.1:10898 --secondary "$W/ovl" \
+	--ctl "ipc://$W/csec.ctl"
+sleep 0.3
+"$TOP_BUILDDIR/tests/tools/ctl-raw" "ipc://$W/csec.ctl" \
+	'{"execute":"blkrep-boundary","arguments":{"seq":1}}' >/dev/null
+serve cprim --image "$W/cprim.img" --unix "$W/cprim.sock" --replicate nbd://127.0.0.1:10898
+wait_sock "$W/alone.sock" && wait_sock "$W/prim.sock" && wait_sock "$W/cprim.sock" ||
+	{ echo "blkrep did not start"; exit 1; }
 ALONE="nbd+unix:///?socket=$W/alone.sock"
 PRIM="nbd+unix:///?socket=$W/prim.sock"
+CPRIM="nbd+unix:///?socket=$W/cprim.sock"
 
 echo "== blkrep writes: local file vs blkrep alone vs blkrep replicated (loopback)"
-printf '   %-28s %12s %12s %12s %9s\n' workload local alone replicated "repl/local"
+printf '   %-28s %14s %14s %14s %14s %10s %10s\n' workload local alone replicated \
+	"to-colo-sec" "repl/local" "colo/local"
 row() {	# NAME UNIT SCALE ARGS...: UNIT per second = SCALE / seconds
-	local name=$1 unit=$2 scale=$3 l a r
+	local name=$1 unit=$2 scale=$3 l a r c
 	shift 3
 	l=$(bench "$W/local.img" "$@")
 	a=$(bench "$ALONE" "$@")
 	r=$(bench "$PRIM" "$@")
-	awk -v n="$name" -v u="$unit" -v s="$scale" -v l="$l" -v a="$a" -v r="$r" 'BEGIN {
-		printf "   %-28s %9.0f %s %9.0f %s %9.0f %s %8.0f%%\n", n, s / l, u, s / a, u,
-			s / r, u, 100 * l / r }'
+	c=$(bench "$CPRIM" "$@")
+	awk -v n="$name" -v u="$unit" -v s="$scale" -v l="$l" -v a="$a" -v r="$r" -v c="$c" 'BEGIN {
+		printf "   %-28s %9.0f %-4s %9.0f %-4s %9.0f %-4s %9.0f %-4s %9.0f%% %9.0f%%\n", n,
+			s / l, u, s / a, u, s / r, u, s / c, u, 100 * l / r, 100 * l / c }'
 }
 row "4 KiB writes, depth 1" "op/s" 5000 -s 4k -S 64k -c 5000 -d 1
 row "1 MiB sequential, depth 4" "MB/s" 1048.576 -s 1M -c 1000 -d 4

@@ -417,13 +417,13 @@ int ovl_sync(struct overlay *o)
 	return fdatasync(o->fd) < 0 ? -errno : 0;
 }
 
-int ovl_set_aux(struct overlay *o, uint64_t aux)
+int ovl_set_aux(struct overlay *o, uint64_t aux, bool durable)
 {
 	int rc;
 
 	o->aux = aux;
 	rc = write_header(o);
-	return rc < 0 ? rc : ovl_sync(o);
+	return rc < 0 || !durable ? rc : ovl_sync(o);
 }
 
 int ovl_set_flags(struct overlay *o, uint64_t flags)

@@ -65,8 +65,8 @@ int ovl_sync(struct overlay *o);
 /* The newest epoch any block has a version of (0 if none). */
 uint64_t ovl_max_epoch(struct overlay *o);
 int ovl_set_flags(struct overlay *o, uint64_t flags);
-/* Stores the owner's word in the header, durably. */
-int ovl_set_aux(struct overlay *o, uint64_t aux);
+/* Stores the owner's word in the header; durable: synced too. */
+int ovl_set_aux(struct overlay *o, uint64_t aux, bool durable);
 
 /* Calls fn for each block that has a version, with its oldest one. */
 int ovl_each(struct overlay *o, bool oldest,

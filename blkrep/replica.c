@@ -2,10 +2,28 @@
 #include "config.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "log.h"
 #include "replica.h"
 #include "util.h"
+
+static void note_unflushed(struct replica *r, uint64_t off, uint64_t len)
+{
+	if (!r->unflushed || !len)
+		return;
+	for (uint64_t b = off / DIRTY_BLOCK; b <= (off + len - 1) / DIRTY_BLOCK;
+	     b++)
+		r->unflushed[b / 8] |= (uint8_t)(1u << (b % 8));
+	r->any_unflushed = true;
+}
+
+static void flushed(struct replica *r)
+{
+	if (r->any_unflushed)
+		memset(r->unflushed, 0, (r->dirty.nblocks + 7) / 8);
+	r->any_unflushed = false;
+}
 
 /* Called with the lock held after a failed command. */
 static void degrade(struct replica *r, const char *what, const char *why)
@@ -15,6 +33,10 @@ static void degrade(struct replica *r, const char *what, const char *why)
 		 what, why ? why : nbd_get_error());
 	nbd_close(r->h);
 	r->h = NULL;
+	for (uint64_t b = 0; r->any_unflushed && b < r->dirty.nblocks; b++)
+		if (r->unflushed[b / 8] & (1u << (b % 8)))
+			dirtymap_mark(&r->dirty, b * DIRTY_BLOCK, 1);
+	flushed(r);
 }
 
 /* Waits for one command, at most r->timeout_ms: a secondary whose host
@@ -104,6 +126,8 @@ int replica_copy_block(struct replica *r, struct image *img, uint8_t *buf,
 				"resync write") < 0)
 		rc = -EIO;
 	if (rc == 0)
+		note_unflushed(r, off, len);
+	if (rc == 0)
 		dirtymap_clear(&r->dirty, block);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -119,6 +143,8 @@ int replica_flush_strict(struct replica *r)
 	} else if (wait_cmd(r, nbd_aio_flush(r->h, NBD_NULL_COMPLETION, 0),
 			    "flush") < 0) {
 		rc = -EIO;
+	} else {
+		flushed(r);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -144,6 +170,12 @@ static int open_map(struct replica *r, char *err, size_t errlen)
 	rc = dirtymap_open(&r->dirty, r->dirty_path, r->size, err, errlen);
 	if (rc < 0)
 		return rc;
+	r->unflushed = calloc((r->dirty.nblocks + 7) / 8 + 1, 1);
+	if (!r->unflushed) {
+		dirtymap_close(&r->dirty);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	r->map_open = true;
 	if (dirtymap_count(&r->dirty))
 		log_warn("the secondary missed %llu blocks before this start "
@@ -203,6 +235,8 @@ void replica_close(struct replica *r)
 	r->h = NULL;
 	if (r->map_open)
 		dirtymap_close(&r->dirty);
+	free(r->unflushed);
+	r->unflushed = NULL;
 	r->map_open = false;
 }
 
@@ -243,6 +277,10 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 		}
 		rc = wait_cmd(r, cookie, op == OP_FLUSH ? "flush" :
 			      op == OP_ZERO ? "zero" : "trim");
+		if (rc == 0 && op == OP_FLUSH)
+			flushed(r);
+		else if (rc == 0 && !fua)
+			note_unflushed(r, off, len);
 	}
 	/* Not on the secondary: on record for the resync instead. */
 	if (rc < 0 && op != OP_FLUSH && r->map_open)
@@ -286,6 +324,8 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 	rc = image_write(img, buf, len, off, fua);
 	if (r->h)
 		remote_ok = wait_cmd(r, cookie, "write") == 0;
+	if (remote_ok && !fua)
+		note_unflushed(r, off, len);
 	/* Marked before the lock goes: a resync must not pass the block
 	 * by in between. */
 	if (rc == 0 && !remote_ok && r->map_open)

@@ -24,6 +24,11 @@ struct replica {
 	const char *dirty_path;
 	uint64_t size;
 	int timeout_ms;		/* REPLICA_TIMEOUT_MS, or --peer-timeout */
+	/* Blocks the secondary acknowledged but has not flushed: if it is
+	 * lost, its host may have lost them too, so they go to the dirty
+	 * map then.  One bit per DIRTY_BLOCK. */
+	uint8_t *unflushed;
+	bool any_unflushed;
 };
 
 /* Connects to uri and checks that its export has the same size. */

@@ -57,7 +57,12 @@ static int commit_block(void *opaque, uint64_t b, const void *data)
  * the same bytes again, so it can simply start over. */
 static int commit_locked(struct secondary *s)
 {
-	int rc = ovl_set_flags(&s->active, OVL_F_COMMITTING);
+	int rc = ovl_sync(&s->hidden);
+
+	if (rc == 0)
+		rc = ovl_sync(&s->active);
+	if (rc == 0)
+		rc = ovl_set_flags(&s->active, OVL_F_COMMITTING);
 
 	if (rc == 0)
 		rc = ovl_each(&s->hidden, true, commit_block, s);
@@ -96,7 +101,7 @@ static int start_fresh(struct secondary *s)
 	if (rc == 0)
 		rc = ovl_set_flags(&s->active, 0);
 	if (rc == 0)
-		rc = ovl_set_aux(&s->hidden, 0);
+		rc = ovl_set_aux(&s->hidden, 0, true);
 	if (rc == 0)
 		rc = ovl_sync(&s->active);
 	if (rc == 0)
@@ -165,11 +170,14 @@ void sec_close(struct secondary *s)
 }
 
 /* Copy-before-write: the old contents of each block in the range go to
- * the hidden overlay once per epoch, durably before the disk changes. */
+ * the hidden overlay once per epoch, written before the disk changes.
+ * Not synced: if this blkrep dies the page cache keeps the order, and if
+ * the host dies the SVM dies with it, so no view is ever read from the
+ * overlays again (a new session starts them --fresh).  Only a takeover
+ * needs them on disk, and the commit syncs them first. */
 static int save_pre_images(struct secondary *s, uint64_t len, uint64_t off)
 {
 	uint8_t *data;
-	bool saved = false;
 	int rc;
 
 	if (s->epoch == 0)
@@ -183,15 +191,7 @@ static int save_pre_images(struct secondary *s, uint64_t len, uint64_t off)
 		rc = disk_block(s, b, data);
 		if (rc == 0)
 			rc = ovl_put(&s->hidden, b, s->epoch, data);
-		saved = true;
 		s->pre_images++;
-	}
-	if (saved)
-		s->hidden_unsynced = true;
-	if (rc == 0 && s->hidden_unsynced) {
-		rc = ovl_sync(&s->hidden);
-		if (rc == 0)
-			s->hidden_unsynced = false;
 	}
 	free(data);
 	return rc;
@@ -354,7 +354,7 @@ int sec_boundary(struct secondary *s, uint64_t seq)
 	else if (seq < s->loaded || seq + 1 < s->epoch)
 		rc = new_session(s);
 	if (rc == 0)
-		rc = ovl_set_aux(&s->hidden, seq + 1);
+		rc = ovl_set_aux(&s->hidden, seq + 1, false);
 	if (rc == 0)
 		s->epoch = seq + 1;
 	pthread_mutex_unlock(&s->lock);
@@ -366,8 +366,9 @@ int sec_loaded(struct secondary *s, uint64_t seq)
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
-	/* Durable before the SVM runs from the new state: a restart must
-	 * not bring back the old state's writes. */
+	/* Written before the SVM runs from the new state, so a restarted
+	 * blkrep cannot bring back the old state's writes; not synced, for
+	 * the reason save_pre_images gives. */
 	if (s->epoch <= seq)
 		log_warn("checkpoint %llu loaded, but the primary never marked "
 			 "its boundary: its later writes may show too early",
@@ -375,10 +376,6 @@ int sec_loaded(struct secondary *s, uint64_t seq)
 	rc = ovl_drop(&s->active, UINT64_MAX);
 	if (rc == 0)
 		rc = ovl_drop(&s->hidden, seq);
-	if (rc == 0)
-		rc = ovl_sync(&s->active);
-	if (rc == 0)
-		rc = ovl_sync(&s->hidden);
 	if (rc == 0)
 		s->loaded = seq;
 	pthread_mutex_unlock(&s->lock);

@@ -21,7 +21,6 @@ struct secondary {
 	uint64_t epoch;		/* primary writes now belong to it */
 	uint64_t loaded;	/* the last checkpoint loaded */
 	bool taken_over;	/* the view was committed: a plain disk */
-	bool hidden_unsynced;	/* pre-images written, not yet synced */
 	uint64_t pre_images, svm_writes, commits;
 };
 
