@@ -151,6 +151,12 @@ int qmp_blkrep_replicate(void *opaque,
 
 	if (!b->rep)
 		return not_primary(err);
+	if (b->sec && !b->sec->taken_over) {
+		colo_error_set(err, ERROR_CLASS_INVALID_STATE,
+			       "a secondary replicates only after it took "
+			       "over");
+		return -EINVAL;
+	}
 	if (strncmp(a->uri, "nbd://", 6) && strncmp(a->uri, "nbd+unix://", 11)) {
 		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
 			       "uri must be nbd://HOST:PORT or nbd+unix://");

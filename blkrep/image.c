@@ -1,4 +1,5 @@
-/* Raw images: the bytes of the disk, one to one. */
+/* Raw images: the bytes of the disk, one to one, in a file or (through
+ * image_nbd.c) in another NBD export. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,8 @@ int image_open(struct image *img, const char *path, bool read_only,
 {
 	struct stat st;
 
+	if (image_is_nbd_uri(path))
+		return image_nbd_open(img, path, read_only, err, errlen);
 	memset(img, 0, sizeof(*img));
 	img->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (img->fd < 0 || fstat(img->fd, &st) < 0) {
@@ -36,6 +39,8 @@ int image_open(struct image *img, const char *path, bool read_only,
 
 void image_close(struct image *img)
 {
+	if (img->nbd)
+		image_nbd_close(img);
 	if (img->fd >= 0)
 		close(img->fd);
 	img->fd = -1;
@@ -45,6 +50,8 @@ int image_read(struct image *img, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 
+	if (img->nbd)
+		return image_nbd_read(img, buf, len, off);
 	while (done < len) {
 		ssize_t n = pread(img->fd, (char *)buf + done, len - done,
 				  (off_t)(off + done));
@@ -67,6 +74,8 @@ int image_write(struct image *img, const void *buf, size_t len,
 {
 	size_t done = 0;
 
+	if (img->nbd)
+		return image_nbd_write(img, buf, len, off, fua);
 	while (done < len) {
 		ssize_t n = pwrite(img->fd, (const char *)buf + done,
 				   len - done, (off_t)(off + done));
@@ -82,11 +91,15 @@ int image_write(struct image *img, const void *buf, size_t len,
 
 int image_flush(struct image *img)
 {
+	if (img->nbd)
+		return image_nbd_flush(img);
 	return fdatasync(img->fd) < 0 ? -errno : 0;
 }
 
 int image_trim(struct image *img, uint64_t len, uint64_t off)
 {
+	if (img->nbd)
+		return image_nbd_trim(img, len, off);
 	/* Advisory: a file system that cannot punch holes keeps the data. */
 	if (len && fallocate(img->fd, FALLOC_FL_PUNCH_HOLE |
 			     FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0 &&
@@ -104,6 +117,8 @@ int image_zero(struct image *img, uint64_t len, uint64_t off, bool no_hole,
 
 	if (len == 0)
 		return 0;
+	if (img->nbd)
+		return image_nbd_zero(img, len, off, no_hole, fua);
 	if (fallocate(img->fd, mode, (off_t)off, (off_t)len) == 0)
 		return fua ? image_flush(img) : 0;
 	if (errno != EOPNOTSUPP)

@@ -1,4 +1,5 @@
-/* A raw image file exported by blkrep. */
+/* A raw image exported by blkrep: a file, or another NBD export
+ * (nbd:// or nbd+unix:// URI; image_nbd.c), as a quorum child. */
 #ifndef COLO_BLKREP_IMAGE_H
 #define COLO_BLKREP_IMAGE_H
 
@@ -6,11 +7,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct nbd_handle;
+
 struct image {
-	int fd;
+	int fd;			/* a file, or -1 */
+	struct nbd_handle *nbd;	/* ...or an NBD export */
 	uint64_t size;
 	bool read_only;
 };
+
+/* image_nbd.c: the NBD side of the calls below. */
+bool image_is_nbd_uri(const char *path);
+int image_nbd_open(struct image *img, const char *uri, bool read_only,
+		char *err, size_t errlen);
+void image_nbd_close(struct image *img);
+int image_nbd_read(struct image *img, void *buf, size_t len, uint64_t off);
+int image_nbd_write(struct image *img, const void *buf, size_t len,
+		uint64_t off, bool fua);
+int image_nbd_flush(struct image *img);
+int image_nbd_trim(struct image *img, uint64_t len, uint64_t off);
+int image_nbd_zero(struct image *img, uint64_t len, uint64_t off,
+		bool no_hole, bool fua);
 
 int image_open(struct image *img, const char *path, bool read_only,
 		char *err, size_t errlen);

@@ -475,27 +475,28 @@ int main(int argc, char **argv)
 			"image\n");
 		return 2;
 	}
-	if (!qlist && !sec_dir && !ro) {
+	if (sec_dir && (replicate || ro)) {
+		fprintf(stderr, "colo-blkrep: --secondary excludes --replicate "
+			"and --read-only\n");
+		return 2;
+	}
+	if (!qlist && !ro) {
 		/* Every writable plain image can start replicating later
-		 * (blkrep-replicate): its writes go through the replica. */
+		 * (blkrep-replicate), and so can a secondary after its
+		 * takeover: its writes go through the replica. */
 		snprintf(dirty_default, sizeof(dirty_default), "%s.dirty",
 			 image);
 		replica_init_idle(&rep, s.img.size, dirty ? dirty : dirty_default);
 		rep.timeout_ms = peer_timeout;
 		resync_job_init(&job, &rep, &s.img, &quit);
 		job.full_pending = full;
-		s.exp.rep = &rep;
+		s.exp.rep = sec_dir ? NULL : &rep;
 		bc.rep = &rep;
 		bc.job = &job;
 	}
 	if (replicate && replica_attach(&rep, replicate, err, sizeof(err)) < 0) {
 		startup_error(err);
 		return 1;
-	}
-	if (sec_dir && (replicate || ro)) {
-		fprintf(stderr, "colo-blkrep: --secondary excludes --replicate "
-			"and --read-only\n");
-		return 2;
 	}
 	if (sec_dir && !strcmp(s.exp.name, "svm")) {
 		fprintf(stderr, "colo-blkrep: with --secondary the export "
@@ -510,6 +511,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		s.exp.sec = &sec;
+		sec.rep = &rep;
 		s.svm_exp = (struct nbd_export){ "svm", &s.img, NULL, &sec,
 						 true, NULL, NULL };
 		s.exp.next = &s.svm_exp;
@@ -565,7 +567,7 @@ int main(int argc, char **argv)
 			if (ctl && (it[n - 1].revents & ZMQ_POLLIN))
 				ctl_serve_one(ctl, blkrep_ctl_dispatch, &bc);
 		}
-		if (resync_wanted && s.exp.rep) {
+		if (resync_wanted && bc.rep && replica_active(&rep)) {
 			resync_wanted = 0;
 			start_resync(&job);
 		}
@@ -584,7 +586,7 @@ int main(int argc, char **argv)
 		zmq_close(ctl);
 	if (zctx)
 		zmq_ctx_term(zctx);
-	if (s.exp.rep)
+	if (bc.rep)
 		resync_job_wait(&job);	/* it holds the replica */
 	if (s.lfd >= 0)
 		close(s.lfd);
@@ -606,7 +608,7 @@ int main(int argc, char **argv)
 	 * client asked). */
 	if (s.exp.sec && atomic_load(&s.clients) == 0)
 		sec_close(&sec);
-	if (s.exp.rep) {
+	if (bc.rep) {
 		if (replica_active(&rep) && replica_degraded(&rep))
 			log_warn("degraded: %llu blocks of %u KiB to resync",
 				 (unsigned long long)dirtymap_count(&rep.dirty),

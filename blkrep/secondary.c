@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "replica.h"
 #include "secondary.h"
 
 #define BLK OVL_BLOCK
@@ -257,6 +258,22 @@ int sec_svm_read(struct secondary *s, void *buf, size_t len, uint64_t off)
 	return rc;
 }
 
+/* A taken-over disk's write or zeroing, on to its own secondary too. */
+static int disk_put(struct secondary *s, const uint8_t *buf, uint64_t len,
+		    uint64_t off, bool fua)
+{
+	int rc;
+
+	if (buf)
+		return s->rep ? replica_write_both(s->rep, s->disk, buf, len,
+						   off, fua) :
+		       image_write(s->disk, buf, len, off, fua);
+	rc = image_zero(s->disk, len, off, true, fua);
+	if (rc == 0 && s->rep)
+		rc = replica_zero(s->rep, len, off, fua);
+	return rc;
+}
+
 /* Writes (or zeroes, buf NULL) through the SVM's view: whole blocks go
  * to the active overlay, partial ones after a read-modify-write. */
 static int svm_put(struct secondary *s, const uint8_t *buf, uint64_t len,
@@ -267,18 +284,10 @@ static int svm_put(struct secondary *s, const uint8_t *buf, uint64_t len,
 
 	pthread_mutex_lock(&s->lock);
 	if (s->taken_over) {
-		/* After the takeover the view is the disk. */
-		while (rc == 0 && len) {
-			size_t n = len < BLK ? len : BLK;
-
-			if (buf)
-				rc = image_write(s->disk, buf, n, off, fua);
-			else
-				rc = image_zero(s->disk, n, off, true, fua);
-			buf = buf ? buf + n : NULL;
-			off += n;
-			len -= n;
-		}
+		/* After the takeover the view is the disk, replicated
+		 * when this side protects the domain in turn. */
+		rc = disk_put(s, buf, len, off, fua);
+		len = 0;
 	}
 	while (rc == 0 && len) {
 		uint64_t b = off / BLK, in = off % BLK;
@@ -322,6 +331,8 @@ int sec_svm_flush(struct secondary *s)
 
 	pthread_mutex_lock(&s->lock);
 	rc = s->taken_over ? image_flush(s->disk) : ovl_sync(&s->active);
+	if (rc == 0 && s->taken_over && s->rep)
+		rc = replica_flush(s->rep);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

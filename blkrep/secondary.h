@@ -14,9 +14,15 @@
 #include "image.h"
 #include "overlay.h"
 
+struct replica;
+
 struct secondary {
 	pthread_mutex_t lock;
 	struct image *disk;
+	/* After a takeover this disk is the domain's, and it can replicate
+	 * to a new secondary in turn: the SVM's writes then go through
+	 * this replica (idle until blkrep-replicate). */
+	struct replica *rep;
 	struct overlay active, hidden;
 	uint64_t epoch;		/* primary writes now belong to it */
 	uint64_t loaded;	/* the last checkpoint loaded */

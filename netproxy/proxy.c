@@ -39,9 +39,43 @@ static void to_tap(struct proxy *p, const uint8_t *f, size_t len)
 		p->tap_out++;
 }
 
+/* The guest's output on its way out.  A primary that was a secondary
+ * and took over still shifts the connections it had then (rewriting). */
+static void guest_out(struct proxy *p, const uint8_t *f, size_t len)
+{
+	uint8_t b[FRAME_MAX];
+
+	if (!p->rewriting || len > sizeof(b)) {
+		to_tap(p, f, len);
+		return;
+	}
+	memcpy(b, f, len);
+	rw_from_guest(&p->rw, b, len);
+	to_tap(p, b, len);
+}
+
 static void on_release(void *opaque, const uint8_t *f, size_t len)
 {
-	to_tap(opaque, f, len);
+	guest_out(opaque, f, len);
+}
+
+/* Input for a primary's guest, mirrored to the secondary in the same
+ * order, or dropped for both. */
+static void primary_input(struct proxy *p, const uint8_t *f, size_t len)
+{
+	if (!link_room(&p->guest, len) ||
+	    (p->peer.fd >= 0 && !link_room(&p->peer, len))) {
+		p->dropped++;
+		return;
+	}
+	link_send(&p->guest, f, len);
+	p->guest_sent++;
+	if (p->peer.fd >= 0 && link_send(&p->peer, f, len)) {
+		p->mirror_sent++;
+		p->mirrored++;
+	} else {
+		p->mirror_delta--;	/* this one has no number */
+	}
 }
 
 /* Bytes for a log line: printable ASCII kept, the rest as '.'. */
@@ -84,6 +118,10 @@ static void on_inject(void *opaque, const uint8_t *f, size_t len)
 {
 	struct proxy *p = opaque;
 
+	if (p->mode == PROXY_PRIMARY) {
+		primary_input(p, f, len);
+		return;
+	}
 	if (link_send(&p->guest, f, len))
 		p->injected++;
 	else
@@ -182,8 +220,14 @@ static void peer_attached(struct proxy *p, int fd)
 
 int proxy_start_primary(struct proxy *p, const char *host, int port)
 {
-	if (p->mode != PROXY_PASSTHROUGH && p->mode != PROXY_PRIMARY)
+	if (p->mode != PROXY_PASSTHROUGH && p->mode != PROXY_PRIMARY &&
+	    p->mode != PROXY_FAILOVER)
 		return -EBUSY;
+	/* A survivor protected again: the connections it took over keep
+	 * their shift, toward the client only; the new secondary's VM
+	 * comes from this guest and sees what it sees. */
+	if (p->mode == PROXY_FAILOVER)
+		p->rewriting = true;
 	snprintf(p->peer_host, sizeof(p->peer_host), "%s", host);
 	p->peer_port = port;
 	link_close(&p->peer, "peer changed");
@@ -228,19 +272,10 @@ static void tap_frame(struct proxy *p, const uint8_t *f, size_t len)
 			p->dropped++;
 		break;
 	case PROXY_PRIMARY:
-		if (!link_room(&p->guest, len) ||
-		    (p->peer.fd >= 0 && !link_room(&p->peer, len))) {
-			p->dropped++;
-			break;
-		}
-		link_send(&p->guest, f, len);
-		p->guest_sent++;
-		if (p->peer.fd >= 0 && link_send(&p->peer, f, len)) {
-			p->mirror_sent++;
-			p->mirrored++;
-		} else {
-			p->mirror_delta--;	/* this one has no number */
-		}
+		if (p->rewriting)	/* on to primary_input, shifted */
+			rw_to_guest(&p->rw, f, len);
+		else
+			primary_input(p, f, len);
 		break;
 	case PROXY_SECONDARY:
 		p->dropped++;	/* silent until a takeover */
@@ -291,7 +326,7 @@ static void guest_frame(void *opaque, uint8_t *f, size_t len)
 			cmp_input(&p->cmp, CMP_PRIMARY, f, len,
 				  util_mono_us());
 		else
-			to_tap(p, f, len);
+			guest_out(p, f, len);
 		break;
 	case PROXY_SECONDARY:
 		garp_learn(&p->garp, f, len);
@@ -535,7 +570,7 @@ void proxy_exit(struct proxy *p, bool takeover)
 	if (p->mode == PROXY_PRIMARY) {
 		cmp_set_passthrough(&p->cmp, true, util_mono_us());
 		link_close(&p->peer, "COLO ended: passthrough");
-		p->mode = PROXY_PASSTHROUGH;
+		p->mode = p->rewriting ? PROXY_FAILOVER : PROXY_PASSTHROUGH;
 		p->holding = false;
 		return;
 	}

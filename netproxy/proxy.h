@@ -48,6 +48,7 @@ struct proxy {
 	/* primary */
 	struct comparator cmp;
 	bool holding;			/* a snapshot was taken with a peer */
+	bool rewriting;			/* a primary that took over before */
 	int64_t mirror_delta;		/* mirror number - guest frame index */
 	uint64_t guest_sent, mirror_sent;
 	struct requester *req;

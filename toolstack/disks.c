@@ -147,8 +147,9 @@ static int spawn_one(struct colod *d, const struct domain_config *cfg,
 	add(&a, a.log);
 	if (disk->readonly)
 		add(&a, "--read-only");
-	if (!colo && !disk->readonly) {
-		/* For when it replicates: what the secondary missed. */
+	if (!disk->readonly) {
+		/* For when it replicates (a secondary, once it took over):
+		 * what its own secondary missed. */
 		overlay_path(d, cfg->name, i, ".dirty", a.dirty,
 			     sizeof(a.dirty));
 		add(&a, "--dirty-map");

@@ -5,7 +5,9 @@
 # returns the majority's data), reported with QUORUM_REPORT_BAD naming
 # that child, and repaired by rewrite-corrupted; two corrupted children
 # leave no majority: QUORUM_FAILURE and EIO; read-pattern fifo reads
-# the first child; children of different sizes are refused.
+# the first child; children of different sizes are refused; a child can
+# be another NBD export (here a plain colo-blkrep), outvoted and repaired
+# through NBD like a file.
 . "$(dirname "$0")/lib.sh"
 need_cmd qemu-io
 BLKREP=$TOP_BUILDDIR/colo-blkrep
@@ -77,4 +79,27 @@ start --read-pattern fifo
 io "read -P 0x5a 1M 64k"
 qemu-io -f raw -c "read -P 0 2M 4k" "$URI" >"$TMP/io" 2>&1
 grep -q "verification failed" "$TMP/io" || fail "fifo did not read a.img's garbage"
+stop
+
+step "a child on NBD: outvoted, reported and repaired through the export"
+truncate -s 8M "$TMP/n.img"
+"$BLKREP" --image "$TMP/n.img" --unix "$TMP/n.sock" --log "file:$TMP/n.log" &
+CHILD_PIDS+=($!)
+wait_for 5 test -S "$TMP/n.sock" || fail "no child blkrep"
+rm -f "$SOCK"
+"$BLKREP" --quorum "$TMP/a.img,nbd+unix:///?socket=$TMP/n.sock,$TMP/c.img" --unix "$SOCK" \
+	--rewrite-corrupted --events "ipc://$TMP/ev/colod.events" --log "file:$TMP/q.log" &
+QPID=$!
+CHILD_PIDS+=($QPID)
+wait_for 5 test -S "$SOCK" || fail "no quorum blkrep: $(tail -3 "$TMP/q.log")"
+events
+io "write -P 0x6b 3M 64k"
+qemu-io -f raw -c "read -P 0x6b 3M 64k" "$TMP/n.img" >/dev/null || fail "the NBD child missed the write"
+corrupt "$TMP/n.img" $((3 * 1024 * 1024 + 4096))
+io "read -P 0x6b 3M 64k"
+wait_for 5 grep -q QUORUM_REPORT_BAD "$TMP/events" || fail "no QUORUM_REPORT_BAD for the NBD child"
+grep QUORUM_REPORT_BAD "$TMP/events" | head -1 | sed 's/^/   /'
+qemu-io -f raw -c "read -P 0x6b 3M 64k" "$TMP/n.img" >"$TMP/io" 2>&1
+! grep -q "verification failed" "$TMP/io" || fail "the NBD child was not repaired"
+kill "$EVPID" 2>/dev/null
 stop

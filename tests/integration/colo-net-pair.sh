@@ -105,15 +105,16 @@ udp_echo_checkpoints() {
 	expect_rc 0 xl a params checkpoint-interval=500
 }
 
-# hold_both: a checkpoint that leaves both VMs paused (the primary right
-# after its snapshot, the secondary right after loading it).
+# hold_both [P S]: a checkpoint that leaves both VMs paused (the primary
+# P, by default a, right after its snapshot, the secondary S right after
+# loading it).
 hold_both() {
-	local i
-	"$CTL_RAW" "ipc://$TMP/a/run/dom-web.ctl" \
+	local p=${1:-a} s=${2:-b} i
+	"$CTL_RAW" "ipc://$TMP/$p/run/dom-web.ctl" \
 		'{"execute":"helper-colo-checkpoint","arguments":{"hold":true}}' >/dev/null
 	for ((i = 0; i < 60; i++)); do
-		xl a list | grep -Eq '^web .* --p--- ' &&
-			xl b list | grep -Eq '^web .* --p--- ' && return 0
+		xl "$p" list | grep -Eq '^web .* --p--- ' &&
+			xl "$s" list | grep -Eq '^web .* --p--- ' && return 0
 		sleep 0.05
 	done
 	fail "the held checkpoint did not pause both VMs"
