@@ -111,7 +111,6 @@ int image_trim(struct image *img, uint64_t len, uint64_t off)
 int image_zero(struct image *img, uint64_t len, uint64_t off, bool no_hole,
 		bool fua)
 {
-	static const uint8_t zeros[65536];
 	int mode = no_hole ? FALLOC_FL_ZERO_RANGE :
 		   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 
@@ -123,7 +122,15 @@ int image_zero(struct image *img, uint64_t len, uint64_t off, bool no_hole,
 		return fua ? image_flush(img) : 0;
 	if (errno != EOPNOTSUPP)
 		return -errno;
-	while (len) {	/* no help from the file system: write them */
+	return image_write_zeros(img, len, off, fua);	/* no help there */
+}
+
+int image_write_zeros(struct image *img, uint64_t len, uint64_t off,
+		bool fua)
+{
+	static const uint8_t zeros[65536];
+
+	while (len) {
 		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
 		int rc = image_write(img, zeros, n, off, false);
 

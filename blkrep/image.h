@@ -39,6 +39,9 @@ int image_write(struct image *img, const void *buf, size_t len,
 int image_flush(struct image *img);
 /* Discards the range (reads may then return zeros or the old data). */
 int image_trim(struct image *img, uint64_t len, uint64_t off);
+/* Writes zeros over the range, for when nothing better is offered. */
+int image_write_zeros(struct image *img, uint64_t len, uint64_t off,
+		bool fua);
 /* Makes the range read as zeros, leaving holes unless no_hole. */
 int image_zero(struct image *img, uint64_t len, uint64_t off, bool no_hole,
 		bool fua);

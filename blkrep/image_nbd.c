@@ -85,20 +85,11 @@ int image_nbd_trim(struct image *img, uint64_t len, uint64_t off)
 int image_nbd_zero(struct image *img, uint64_t len, uint64_t off,
 		bool no_hole, bool fua)
 {
-	static const uint8_t zeros[65536];
 	uint32_t fl = (no_hole ? LIBNBD_CMD_FLAG_NO_HOLE : 0) |
 		      (fua ? LIBNBD_CMD_FLAG_FUA : 0);
 
 	if (nbd_can_zero(img->nbd) == 1)
 		return nbd_zero(img->nbd, len, off, fl) < 0 ? fail_rc() : 0;
-	while (len) {	/* no WRITE_ZEROES on that server: write them */
-		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
-		int rc = image_nbd_write(img, zeros, n, off, fua);
-
-		if (rc < 0)
-			return rc;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	/* No WRITE_ZEROES on that server: write them. */
+	return image_write_zeros(img, len, off, fua);
 }
