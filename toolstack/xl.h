@@ -78,7 +78,11 @@ int xl_cmd_restore(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 		char **argv);
 int xl_cmd_console(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 		char **argv);
-/* xl_block.c: disk replication. */
+/* xl_block.c: disk replication.  xl_call_showing_resync makes a request
+ * that copies disks (colo-start, colo-resume), printing colod's
+ * DISK_RESYNC events for dom on stderr while it waits. */
+int xl_call_showing_resync(struct xl_ctx *x, const char *name, json_t *args,
+		const char *dom, struct colo_error *err);
 int xl_cmd_block_resync(struct xl_ctx *x, const struct xl_cmd *cmd,
 		int argc, char **argv);
 int xl_cmd_block_status(struct xl_ctx *x, const struct xl_cmd *cmd,

@@ -5,7 +5,10 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
 #include "colo-qapi-client.h"
+#include "colod.h"
 #include "util.h"
 #include "xl.h"
 
@@ -172,4 +175,87 @@ int xl_cmd_block_resync(struct xl_ctx *x, const struct xl_cmd *cmd,
 	if (rc < 0)
 		return xl_report(x, argv[first], rc, &err);
 	return follow(x, argv[first]);
+}
+
+/* One DISK_RESYNC event of domain dom, as a progress line. */
+static void print_resync_event(void *sub, const char *dom)
+{
+	char topic[64];
+	zmq_msg_t m;
+	json_t *ev, *data;
+	int n, more = 0;
+	size_t sz = sizeof(more);
+
+	n = zmq_recv(sub, topic, sizeof(topic) - 1, 0);
+	if (n < 0)
+		return;
+	zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &sz);
+	if (!more)
+		return;		/* the welcome */
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, sub, 0) >= 0 &&
+	    (ev = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL))) {
+		data = json_object_get(ev, "data");
+		if (!strcmp(json_string_value(json_object_get(ev, "event")) ?: "",
+			    "DISK_RESYNC") &&
+		    !strcmp(json_string_value(json_object_get(data, "domain")) ?: "",
+			    dom)) {
+			json_int_t done = json_integer_value(json_object_get(data, "done"));
+			json_int_t total = json_integer_value(json_object_get(data, "total"));
+
+			fprintf(stderr, "colo-xl: %s: disk %lld: %s, %lld%% (%lld "
+				"of %lld blocks)\n", dom,
+				(long long)json_integer_value(json_object_get(data, "disk")),
+				json_string_value(json_object_get(data, "status")) ?: "?",
+				(long long)(total ? done * 100 / total : 100),
+				(long long)done, (long long)total);
+		}
+		json_decref(ev);
+	}
+	zmq_msg_close(&m);
+}
+
+/* Prints the events waiting on sub, and those that come within ms. */
+static void drain_events(void *sub, const char *dom, long ms)
+{
+	zmq_pollitem_t pi = { sub, 0, ZMQ_POLLIN, 0 };
+
+	while (sub && zmq_poll(&pi, 1, ms) > 0)
+		print_resync_event(sub, dom);
+}
+
+int xl_call_showing_resync(struct xl_ctx *x, const char *name, json_t *args,
+		const char *dom, struct colo_error *err)
+{
+	char ep[4200], id[CTL_ID_MAX];
+	void *zctx = zmq_ctx_new(), *sub = NULL;
+	json_t *ret = NULL;
+	int zerr = 0, rc;
+
+	snprintf(ep, sizeof(ep), "ipc://%s/%s", x->run_dir, COLOD_EVENT_SOCKET);
+	if (!x->json && !x->ctl.dry_run)
+		sub = ctl_subscribe(zctx, ep, x->timeout_ms, &zerr);
+	rc = ctl_client_send(&x->ctl, name, args, id);
+	/* The copy takes as long as the disks need: no timeout but colod's
+	 * own (it fails a copy that stalls), progress as it comes. */
+	while (rc == 0 && !x->ctl.dry_run) {
+		zmq_pollitem_t pi[2] = { { x->ctl.sock, 0, ZMQ_POLLIN, 0 },
+					 { sub, 0, ZMQ_POLLIN, 0 } };
+
+		if (zmq_poll(pi, sub ? 2 : 1, 200) < 0)
+			continue;
+		drain_events(sub, dom, 0);
+		if (pi[0].revents & ZMQ_POLLIN)
+			break;
+	}
+	if (rc == 0 && !x->ctl.dry_run)
+		rc = ctl_client_finish(&x->ctl, name, id, &ret, err);
+	/* The last events left colod just before the reply, on another
+	 * socket: they may trail it a little. */
+	drain_events(sub, dom, 100);
+	json_decref(ret);
+	if (sub)
+		zmq_close(sub);
+	zmq_ctx_term(zctx);
+	return rc;
 }

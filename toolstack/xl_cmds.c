@@ -561,9 +561,13 @@ static int colo_protect(struct xl_ctx *x, const struct xl_cmd *cmd,
 	if (resume) {
 		struct qmp_colo_resume_args ra = { a.domain, a.uri };
 
-		rc = qmpc_colo_resume(&x->ctl, &ra, &err);
+		rc = xl_call_showing_resync(x, "colo-resume",
+					    qmp_colo_resume_args_to_json(&ra),
+					    a.domain, &err);
 	} else {
-		rc = qmpc_colo_start(&x->ctl, &a, &err);
+		rc = xl_call_showing_resync(x, "colo-start",
+					    qmp_colo_start_args_to_json(&a),
+					    a.domain, &err);
 	}
 	if (rc < 0)
 		return xl_report(x, argv[first], rc, &err);

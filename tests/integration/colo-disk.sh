@@ -26,6 +26,7 @@ json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["retur
 ckpts() { xl a colo status web | sed -n 's/^checkpoints *: //p'; }
 
 step "colo start copied A's disk to B; B keeps pre-images per epoch"
+contains "$ERR" "web: disk 0: completed, 100% (256 of 256 blocks)"
 grep -q "disk 0 resync completed: 256 of 256 blocks" "$TMP/a/colod.log" ||
 	fail "no full copy: $(grep resync "$TMP/a/colod.log")"
 r=$(blkrep_ctl b '{"execute":"blkrep-query-stats"}')
