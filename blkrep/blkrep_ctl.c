@@ -228,6 +228,17 @@ json_t *blkrep_ctl_dispatch(void *opaque, const char *name, json_t *args,
 	return blkrep_dispatch(opaque, name, args, err);
 }
 
+json_t *blkrep_peer_dispatch(void *opaque, const char *name, json_t *args,
+			     struct colo_error *err)
+{
+	if (strcmp(name, "blkrep-boundary")) {
+		colo_error_set(err, ERROR_CLASS_COMMAND_NOT_FOUND,
+			       "%s is not served on the peer endpoint", name);
+		return NULL;
+	}
+	return blkrep_dispatch(opaque, name, args, err);
+}
+
 void blkrep_ctl_fini(struct blkrep_ctl *b)
 {
 	if (b->peer_open)

@@ -22,6 +22,9 @@ struct blkrep_ctl {
 
 json_t *blkrep_ctl_dispatch(void *opaque, const char *name, json_t *args,
 			    struct colo_error *err);
+/* The peer endpoint (--ctl-listen): blkrep-boundary only. */
+json_t *blkrep_peer_dispatch(void *opaque, const char *name, json_t *args,
+			     struct colo_error *err);
 void blkrep_ctl_fini(struct blkrep_ctl *b);
 
 #endif

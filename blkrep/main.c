@@ -296,6 +296,62 @@ static int open_listeners(struct server *s, const char *unix_path,
 	return 0;
 }
 
+/* The control socket, and for --ctl-listen a second one for the peer
+ * host's blkrep: on the network it answers blkrep-boundary only, so
+ * nothing there can commit, load or redirect this disk. */
+static int open_ctl(void *zctx, const char *ep, const char *peer_ep,
+		    void **ctl, void **peer)
+{
+	int zerr = 0;
+
+	*ctl = ctl_bind(zctx, ZMQ_ROUTER, ep, &zerr);
+	if (*ctl && peer_ep)
+		*peer = ctl_bind(zctx, ZMQ_ROUTER, peer_ep, &zerr);
+	if (!*ctl || (peer_ep && !*peer)) {
+		fprintf(stderr, "colo-blkrep: %s: %s\n", *ctl ? peer_ep : ep,
+			strerror(-zerr));
+		return -1;
+	}
+	return 0;
+}
+
+/* One round of the main loop: new clients on either listener, control
+ * requests; at most 200 ms, so signals are seen. */
+static void serve_once(struct server *s, void *ctl, void *peer,
+		       struct blkrep_ctl *bc)
+{
+	zmq_pollitem_t it[4];
+	int n = 0, iu = -1, itcp = -1, ic = -1, ip = -1;
+
+	if (s->lfd >= 0) {
+		it[n] = (zmq_pollitem_t){ NULL, s->lfd, ZMQ_POLLIN, 0 };
+		iu = n++;
+	}
+	if (s->tfd >= 0) {
+		it[n] = (zmq_pollitem_t){ NULL, s->tfd, ZMQ_POLLIN, 0 };
+		itcp = n++;
+	}
+	if (ctl) {
+		it[n] = (zmq_pollitem_t){ ctl, 0, ZMQ_POLLIN, 0 };
+		ic = n++;
+	}
+	if (peer) {
+		it[n] = (zmq_pollitem_t){ peer, 0, ZMQ_POLLIN, 0 };
+		ip = n++;
+	}
+	drain_subscriptions();
+	if (zmq_poll(it, n, 200) <= 0)
+		return;
+	if (iu >= 0 && (it[iu].revents & ZMQ_POLLIN))
+		accept_one(s, s->lfd, s->unix_exports);
+	if (itcp >= 0 && (it[itcp].revents & ZMQ_POLLIN))
+		accept_one(s, s->tfd, &s->exp);
+	if (ic >= 0 && (it[ic].revents & ZMQ_POLLIN))
+		ctl_serve_one(ctl, blkrep_ctl_dispatch, bc);
+	if (ip >= 0 && (it[ip].revents & ZMQ_POLLIN))
+		ctl_serve_one(peer, blkrep_peer_dispatch, bc);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -341,7 +397,7 @@ int main(int argc, char **argv)
 	pid_t holder;
 	struct blkrep_ctl bc;
 	struct secondary sec;
-	void *zctx = NULL, *ctl = NULL;
+	void *zctx = NULL, *ctl = NULL, *peer = NULL;
 	int zerr = 0;
 	char dirty_default[4200];
 	struct replica rep;
@@ -519,20 +575,11 @@ int main(int argc, char **argv)
 	}
 	if (ctl_ep) {
 		zctx = zmq_ctx_new();
-		ctl = ctl_bind(zctx, ZMQ_ROUTER, ctl_ep, &zerr);
-		if (!ctl) {
-			fprintf(stderr, "colo-blkrep: %s: %s\n", ctl_ep,
-				strerror(-zerr));
+		if (open_ctl(zctx, ctl_ep, ctl_listen, &ctl, &peer) < 0)
 			return 1;
-		}
-		/* A second endpoint, for a peer on another host. */
-		if (ctl_listen && zmq_bind(ctl, ctl_listen) < 0) {
-			fprintf(stderr, "colo-blkrep: %s: %s\n", ctl_listen,
-				zmq_strerror(errno));
-			return 1;
-		}
 	}
-	if (open_listeners(&s, unix_path, tcp, ctl, port_file) < 0)
+	if (open_listeners(&s, unix_path, tcp, peer ? peer : ctl,
+			   port_file) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
@@ -545,28 +592,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)s.img.size, ro ? ", read-only" : "",
 		 unix_path ? unix_path : tcp);
 	while (!quit) {
-		zmq_pollitem_t it[3];
-		int n = 0, iu = -1, itcp = -1;
-
-		if (s.lfd >= 0) {
-			it[n] = (zmq_pollitem_t){ NULL, s.lfd, ZMQ_POLLIN, 0 };
-			iu = n++;
-		}
-		if (s.tfd >= 0) {
-			it[n] = (zmq_pollitem_t){ NULL, s.tfd, ZMQ_POLLIN, 0 };
-			itcp = n++;
-		}
-		if (ctl)
-			it[n++] = (zmq_pollitem_t){ ctl, 0, ZMQ_POLLIN, 0 };
-		drain_subscriptions();
-		if (zmq_poll(it, n, 200) > 0) {
-			if (iu >= 0 && (it[iu].revents & ZMQ_POLLIN))
-				accept_one(&s, s.lfd, s.unix_exports);
-			if (itcp >= 0 && (it[itcp].revents & ZMQ_POLLIN))
-				accept_one(&s, s.tfd, &s.exp);
-			if (ctl && (it[n - 1].revents & ZMQ_POLLIN))
-				ctl_serve_one(ctl, blkrep_ctl_dispatch, &bc);
-		}
+		serve_once(&s, ctl, peer, &bc);
 		if (resync_wanted && bc.rep && replica_active(&rep)) {
 			resync_wanted = 0;
 			start_resync(&job);
@@ -584,6 +610,8 @@ int main(int argc, char **argv)
 	blkrep_ctl_fini(&bc);
 	if (ctl)
 		zmq_close(ctl);
+	if (peer)
+		zmq_close(peer);
 	if (zctx)
 		zmq_ctx_term(zctx);
 	if (bc.rep)

@@ -35,6 +35,11 @@ r=$(blkrep_ctl b '{"execute":"blkrep-query-stats"}')
 r=$(blkrep_ctl a '{"execute":"blkrep-query-replication"}')
 [ "$(json_field "$r" connected)" = True ] || fail "A does not replicate: $r"
 [ "$(rcli get before-colo)" = 1 ] || fail "before-colo lost"
+# B's control endpoint on the network takes epoch boundaries, nothing else.
+peer_ep=$(sed -n 2p "$TMP/b/run/dom-web-disk0.port")
+r=$(ip netns exec "$A" "$CTL_RAW" "$peer_ep" \
+	'{"execute":"colo-phase","arguments":{"domain":"web","phase":"exit","seq":1,"mode":"secondary","takeover":true}}')
+contains "$r" "not served on the peer endpoint"
 
 step "SET workload over 500 checkpoints: after each held one, SVM view = PVM disk"
 expect_rc 0 xl a params checkpoint-interval=10
