@@ -4,8 +4,9 @@
 # creates the demo key-value guest with colo-xl, reaches it from a
 # "client" with ping, redis-cli and redis-benchmark, saves and restores it
 # under load, and shows the client's data surviving.  Then it protects
-# the guest with COLO on "hostB" and kills hostA while a client counts
-# over one TCP connection, which carries on against hostB.  Without root or
+# the guest with COLO on "hostB", its log disk replicated, and kills hostA
+# while a client counts over one TCP connection, which carries on against
+# hostB; hostB's disk then replays every acknowledged write.  Without root or
 # /dev/kvm it shows a colod pair instead.  It cleans up after itself.
 set -u
 B=${TOP_BUILDDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -171,28 +172,42 @@ ip link add "ra$S" type veth peer name "rb$S"
 ip link set "ra$S" netns "$A" && ip link set "rb$S" netns "$Bn"
 ip -n "$A" addr add 198.51.100.1/24 dev "ra$S" && ip -n "$A" link set "ra$S" up
 ip -n "$Bn" addr add 198.51.100.2/24 dev "rb$S" && ip -n "$Bn" link set "rb$S" up
-mkdir -p "$D/b"
-ip netns exec "$Bn" "$COLOD" --state-dir "$D/b/state" --run-dir "$D/b/run" \
-	--log "file:$D/b/colod.log" --peer-listen 198.51.100.2:7788 || exit 1
+# Each host sees its own files under $D/disks, as two machines would:
+# colod runs in a mount namespace of its own with its host's directory
+# bound there.
+colod_on() {	# NETNS DIR ADDR
+	mkdir -p "$D/$2/disks" "$D/disks"
+	ip netns exec "$1" unshare -m --propagation private sh -c \
+		'mount --bind "$1" "$2" || exit 1; shift 2; exec "$@"' sh \
+		"$D/$2/disks" "$D/disks" "$COLOD" --state-dir "$D/$2/state" \
+		--run-dir "$D/$2/run" --log "file:$D/$2/colod.log" \
+		--peer-listen "$3:7788"
+}
+colod_on "$Bn" b 198.51.100.2 || exit 1
 kill "$(cat "$D/a/run/colod.pid")"
 sleep 0.5
-ip netns exec "$A" "$COLOD" --state-dir "$D/a/state" --run-dir "$D/a/run" \
-	--log "file:$D/a/colod.log" --peer-listen 198.51.100.1:7788 || exit 1
+colod_on "$A" a 198.51.100.1 || exit 1
 echo "hostA 198.51.100.1 <-> hostB 198.51.100.2 (colod on each, peer port 7788)"
 echo "each host has a tap for the guest on the LAN; hostB's stays silent"
+echo "each host has its own $D/disks; hostB's starts empty"
 xb() { COLO_RUN_DIR=$D/b/run "$XL" "$@"; }
 
-# The disk is not replicated yet (colo-blkrep is not in COLO): this guest
-# keeps its data in memory only.
-sed -e '/<disk/,/<\/disk>/d' "$D/web.xml" >"$D/colo-web.xml"
-say "The key-value guest again, now protected by hostB (one command)"
+# This time the log is on an image file that colod serves with
+# colo-blkrep, and that COLO replicates.
+cp "$D/disk.raw" "$D/a/disks/web.img"
+sed -e '/<disk/,/<\/disk>/c\    <disk type='"'file'"'><source file='"'$D/disks/web.img'"'/></disk>' \
+	"$D/web.xml" >"$D/colo-web.xml"
+say "The key-value guest again, its log on an image file, now protected by hostB"
+grep "<disk" "$D/colo-web.xml"
 run hostA "$XL" params checkpoint-interval=500
 run hostA "$XL" create "$D/colo-web.xml"
 for _ in $(seq 100); do
 	[ "$(grep -c KV-READY "$D/a/state/console/web.log")" -ge 3 ] && break
 	sleep 0.1
 done
+echo "colo start copies the disk to hostB's colo-blkrep first, then every write goes to both"
 run hostA "$XL" colo start web 198.51.100.2
+run hostA "$XL" block-status web
 for _ in $(seq 50); do
 	xb list 2>/dev/null | grep -q "secondary$" && break
 	sleep 0.1
@@ -231,6 +246,16 @@ else
 	echo "THE COUNT JUMPED OR THE CLIENT SAW AN ERROR"
 fi
 run client cli redis-cli -h 192.0.2.10 get greeting
+echo "hostB's disk took over too: the log holds every acknowledged write"
+run hostB xb destroy web
+run hostB xb create "$D/colo-web.xml"
+for _ in $(seq 100); do
+	grep -q KV-READY "$D/b/state/console/web.log" 2>/dev/null && break
+	sleep 0.1
+done
+grep KVLOG "$D/b/state/console/web.log" | tail -n 1 | sed 's/^/  | /'
+run client cli redis-cli -h 192.0.2.10 get greeting
+run client cli redis-cli -h 192.0.2.10 get visits
 run hostB xb destroy web
 
 say "Done; cleaning up"
