@@ -12,6 +12,7 @@
 #include "colo-qapi-client.h"
 #include "colo-qapi-phase.h"
 #include "log.h"
+#include "view_hash.h"
 
 #define PEER_TIMEOUT_MS 2000
 
@@ -40,6 +41,22 @@ static int mark_boundary(struct blkrep_ctl *b, uint64_t seq,
 	return rc;
 }
 
+/* The test knob: the disk as the guest sees it at this phase. */
+static void log_view_hash(struct blkrep_ctl *b, const char *phase,
+			  int64_t seq)
+{
+	uint64_t h;
+	int rc;
+
+	if (!view_hash_wanted())
+		return;
+	h = b->sec ? view_hash_svm(b->sec, &rc) :
+	    view_hash_image(b->job->img, &rc);
+	if (rc == 0)
+		log_info("test: %s %lld view %016llx", phase, (long long)seq,
+			 (unsigned long long)h);
+}
+
 static int fail_io(struct colo_error *err, int rc, const char *what)
 {
 	colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s: %s", what,
@@ -62,10 +79,14 @@ int qmp_colo_phase(void *opaque, const struct qmp_colo_phase_args *a,
 	case COLO_PHASE_PAUSED:
 		if (b->peer)
 			rc = mark_boundary(b, (uint64_t)a->seq, err);
+		if (rc == 0 && b->job && !b->sec)
+			log_view_hash(b, "paused", a->seq);
 		break;
 	case COLO_PHASE_LOADED:
 		if (b->sec && (rc = sec_loaded(b->sec, (uint64_t)a->seq)) < 0)
 			return fail_io(err, rc, "dropping the overlays");
+		if (b->sec)
+			log_view_hash(b, "loaded", a->seq);
 		break;
 	case COLO_PHASE_EXIT:
 		if (b->sec && a->has_takeover && a->takeover) {
