@@ -3,7 +3,6 @@
  * COLO (colo-blkrep(8)). */
 #include "config.h"
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,11 +22,10 @@
 #include "quorum.h"
 #include "log.h"
 #include "nbd_server.h"
+#include "options.h"
 #include "replica.h"
 #include "resync.h"
 #include "util.h"
-
-#define DEFAULT_MAX_CLIENTS 16
 
 struct server {
 	struct image img;
@@ -69,23 +67,6 @@ static void start_resync(struct resync_job *j)
 
 	if (resync_job_start(j, false, err, sizeof(err)) < 0)
 		log_warn("resync: %s", err);
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: colo-blkrep --image FILE [--unix PATH] [--listen HOST:PORT]\n"
-		"                   [--export NAME] [--read-only] [--max-clients N]\n"
-		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
-		"                   [--peer-timeout MS]\n"
-		"                   [--secondary DIR [--fresh]] [--ctl ENDPOINT [--ctl-listen ENDPOINT]]\n"
-		"                   [--peer-ctl ENDPOINT] [--port-file FILE]\n"
-		"                   [--pidfile FILE]\n"
-		"       colo-blkrep --quorum FILE,FILE,... [--vote-threshold N]\n"
-		"                   [--read-pattern quorum|fifo] [--rewrite-corrupted]\n"
-		"                   [--events ENDPOINT] (--unix PATH | --listen HOST:PORT) ...\n"
-		"                   [--log TARGET] [--log-level LEVEL]\n"
-		"Serves a raw disk image over NBD (colo-blkrep(8)).\n");
 }
 
 /* The event socket is used from the client threads (quorum events)
@@ -245,6 +226,29 @@ static void accept_one(struct server *s, int lfd,
 	pthread_detach(t);
 }
 
+/* Quorum mode: the children of --quorum behind the export. */
+static int open_quorum(struct server *s, const char *qlist,
+		       const struct blkrep_opts *o, struct quorum *qr,
+		       const struct qapi_event_sink *sink, char *err,
+		       size_t errlen)
+{
+	char *paths[QUORUM_MAX + 1], *save = NULL, *list = xstrdup(qlist);
+	int n = 0, rc;
+
+	for (char *t = strtok_r(list, ",", &save); t && n <= QUORUM_MAX;
+	     t = strtok_r(NULL, ",", &save))
+		paths[n++] = t;
+	rc = quorum_open(qr, paths, n, o->qthreshold, o->qfifo, o->qrewrite,
+			 err, errlen);
+	if (rc < 0)
+		return rc;
+	qr->reference = s->exp.name[0] ? s->exp.name : "quorum";
+	qr->sink = pub ? sink : NULL;
+	s->exp.qr = qr;
+	s->exp.img = &qr->ch[0].img;
+	return 0;
+}
+
 /* The port a TCP listener got (for --listen HOST:0), and the endpoint a
  * tcp:// control socket bound (for a wildcard port), for colod. */
 static int write_port_file(const char *path, int tfd, void *ctl)
@@ -354,43 +358,8 @@ static void serve_once(struct server *s, void *ctl, void *peer,
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "image", required_argument, NULL, 'i' },
-		{ "unix", required_argument, NULL, 'u' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "export", required_argument, NULL, 'e' },
-		{ "read-only", no_argument, NULL, 'r' },
-		{ "replicate", required_argument, NULL, 'R' },
-		{ "dirty-map", required_argument, NULL, 'D' },
-		{ "resync-full", no_argument, NULL, 'F' },
-		{ "max-clients", required_argument, NULL, 'm' },
-		{ "secondary", required_argument, NULL, 'S' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "ctl-listen", required_argument, NULL, 'C' },
-		{ "port-file", required_argument, NULL, 'o' },
-		{ "fresh", no_argument, NULL, 'f' },
-		{ "peer-timeout", required_argument, NULL, 't' },
-		{ "peer-ctl", required_argument, NULL, 'P' },
-		{ "pidfile", required_argument, NULL, 'p' },
-		{ "quorum", required_argument, NULL, 'Q' },
-		{ "vote-threshold", required_argument, NULL, 'T' },
-		{ "read-pattern", required_argument, NULL, 'X' },
-		{ "rewrite-corrupted", no_argument, NULL, 'W' },
-		{ "events", required_argument, NULL, 'E' },
-		{ "log", required_argument, NULL, 'L' },
-		{ "log-level", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct server s = { .max_clients = DEFAULT_MAX_CLIENTS, .lfd = -1,
-			    .tfd = -1 };
-	const char *image = NULL, *unix_path = NULL, *tcp = NULL;
-	const char *replicate = NULL, *dirty = NULL, *sec_dir = NULL;
-	const char *ctl_ep = NULL, *pidfile = NULL, *qlist = NULL;
-	const char *ctl_listen = NULL, *port_file = NULL;
-	const char *events_ep = NULL;
-	int qthreshold = 0;
-	bool qfifo = false, qrewrite = false;
+	struct server s = { .lfd = -1, .tfd = -1 };
+	struct blkrep_opts o;
 	struct quorum qr;
 	struct qapi_event_sink sink = { emit_event, NULL };
 	int pidfd = -1;
@@ -402,166 +371,80 @@ int main(int argc, char **argv)
 	char dirty_default[4200];
 	struct replica rep;
 	struct resync_job job;
-	bool full = false, fresh = false;
-	int peer_timeout = REPLICA_TIMEOUT_MS;
-	const char *target = "stderr", *level = "info", *lpath = NULL;
+	const char *lpath = NULL, *image;
 	enum log_target lt;
-	bool ro = false;
 	char err[512];
-	long long v;
-	int c, lvl;
+	int rc, lvl;
 
 	memset(&bc, 0, sizeof(bc));
-	s.exp.name = "";
-	while ((c = getopt_long(argc, argv, "i:u:l:e:rR:D:Fm:L:v:hS:c:C:o:ft:P:p:Q:T:X:WE:", opts,
-				NULL)) != -1) {
-		switch (c) {
-		case 'i': image = optarg; break;
-		case 'u': unix_path = optarg; break;
-		case 'l': tcp = optarg; break;
-		case 'e': s.exp.name = optarg; break;
-		case 'r': ro = true; break;
-		case 'R': replicate = optarg; break;
-		case 'D': dirty = optarg; break;
-		case 'F': full = true; break;
-		case 'S': sec_dir = optarg; break;
-		case 'c': ctl_ep = optarg; break;
-		case 'C': ctl_listen = optarg; break;
-		case 'o': port_file = optarg; break;
-		case 'f': fresh = true; break;
-		case 't':
-			if (util_parse_ll(optarg, 100, 600000, &v) < 0) {
-				fprintf(stderr, "colo-blkrep: --peer-timeout "
-					"must be 100 to 600000 ms\n");
-				return 2;
-			}
-			peer_timeout = (int)v;
-			break;
-		case 'P': bc.peer = optarg; break;
-		case 'p': pidfile = optarg; break;
-		case 'Q': qlist = optarg; break;
-		case 'T':
-			if (util_parse_ll(optarg, 1, QUORUM_MAX, &v) < 0) {
-				fprintf(stderr, "colo-blkrep: --vote-threshold "
-					"must be 1 to %d\n", QUORUM_MAX);
-				return 2;
-			}
-			qthreshold = (int)v;
-			break;
-		case 'X':
-			if (strcmp(optarg, "quorum") && strcmp(optarg, "fifo")) {
-				fprintf(stderr, "colo-blkrep: --read-pattern is "
-					"quorum or fifo\n");
-				return 2;
-			}
-			qfifo = !strcmp(optarg, "fifo");
-			break;
-		case 'W': qrewrite = true; break;
-		case 'E': events_ep = optarg; break;
-		case 'm':
-			if (util_parse_ll(optarg, 1, 1024, &v) < 0) {
-				fprintf(stderr, "colo-blkrep: --max-clients "
-					"must be 1 to 1024\n");
-				return 2;
-			}
-			s.max_clients = (int)v;
-			break;
-		case 'L': target = optarg; break;
-		case 'v': level = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc || !image == !qlist || (!unix_path && !tcp) ||
-	    (ctl_listen && !ctl_ep) ||
-	    (qlist && (replicate || sec_dir || ro))) {
-		usage(stderr);
-		return 2;
-	}
-	lvl = log_level_parse(level);
-	if (lvl < 0 || log_target_parse(target, &lt, &lpath) < 0) {
+	rc = blkrep_parse_opts(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	image = o.image;
+	bc.peer = o.peer_ctl;
+	s.exp.name = o.export_name;
+	s.max_clients = o.max_clients;
+	lvl = log_level_parse(o.log_level);
+	if (lvl < 0 || log_target_parse(o.log_target, &lt, &lpath) < 0) {
 		fprintf(stderr, "colo-blkrep: bad --log or --log-level\n");
 		return 2;
 	}
 	log_init("colo-blkrep", lt, lpath, (enum log_level)lvl);
 	/* One blkrep per disk: the pid file is also a lock. */
-	if (pidfile && util_lock_pidfile(pidfile, &pidfd, &holder) < 0) {
-		log_error("%s is held by pid %d", pidfile, (int)holder);
-		fprintf(stderr, "colo-blkrep: %s is held by pid %d\n", pidfile,
-			(int)holder);
+	if (o.pidfile && util_lock_pidfile(o.pidfile, &pidfd, &holder) < 0) {
+		log_error("%s is held by pid %d", o.pidfile, (int)holder);
+		fprintf(stderr, "colo-blkrep: %s is held by pid %d\n",
+			o.pidfile, (int)holder);
 		return 1;
 	}
-	if (events_ep) {
+	if (o.events_ep) {
 		/* XPUB: subscribers get a welcome, as from colod. */
 		pub_ctx = zmq_ctx_new();
-		pub = ctl_bind(pub_ctx, ZMQ_XPUB, events_ep, &zerr);
+		pub = ctl_bind(pub_ctx, ZMQ_XPUB, o.events_ep, &zerr);
 		if (!pub) {
-			snprintf(err, sizeof(err), "%s: %s", events_ep,
+			snprintf(err, sizeof(err), "%s: %s", o.events_ep,
 				 strerror(-zerr));
 			startup_error(err);
 			return 1;
 		}
 	}
-	if (qlist) {
-		char *paths[QUORUM_MAX + 1], *save = NULL, *list = xstrdup(qlist);
-		int n = 0;
-
-		for (char *t = strtok_r(list, ",", &save); t && n <= QUORUM_MAX;
-		     t = strtok_r(NULL, ",", &save))
-			paths[n++] = t;
-		if (quorum_open(&qr, paths, n, qthreshold, qfifo, qrewrite, err,
+	if (o.qlist) {
+		if (open_quorum(&s, o.qlist, &o, &qr, &sink, err,
 				sizeof(err)) < 0) {
 			startup_error(err);
 			return 1;
 		}
-		qr.reference = s.exp.name[0] ? s.exp.name : "quorum";
-		qr.sink = pub ? &sink : NULL;
-		s.exp.qr = &qr;
-		s.exp.img = &qr.ch[0].img;
-		image = qlist;
+		image = o.qlist;
 	} else {
-		if (image_open(&s.img, image, ro, err, sizeof(err)) < 0) {
+		if (image_open(&s.img, image, o.ro, err, sizeof(err)) < 0) {
 			startup_error(err);
 			return 1;
 		}
 		s.exp.img = &s.img;
 	}
-	if (replicate && ro) {
-		fprintf(stderr, "colo-blkrep: --replicate needs a writable "
-			"image\n");
-		return 2;
-	}
-	if (sec_dir && (replicate || ro)) {
-		fprintf(stderr, "colo-blkrep: --secondary excludes --replicate "
-			"and --read-only\n");
-		return 2;
-	}
-	if (!qlist && !ro) {
+	if (!o.qlist && !o.ro) {
 		/* Every writable plain image can start replicating later
 		 * (blkrep-replicate), and so can a secondary after its
 		 * takeover: its writes go through the replica. */
 		snprintf(dirty_default, sizeof(dirty_default), "%s.dirty",
 			 image);
-		replica_init_idle(&rep, s.img.size, dirty ? dirty : dirty_default);
-		rep.timeout_ms = peer_timeout;
+		replica_init_idle(&rep, s.img.size,
+				  o.dirty ? o.dirty : dirty_default);
+		rep.timeout_ms = o.peer_timeout;
 		resync_job_init(&job, &rep, &s.img, &quit);
-		job.full_pending = full;
-		s.exp.rep = sec_dir ? NULL : &rep;
+		job.full_pending = o.full;
+		s.exp.rep = o.sec_dir ? NULL : &rep;
 		bc.rep = &rep;
 		bc.job = &job;
 	}
-	if (replicate && replica_attach(&rep, replicate, err, sizeof(err)) < 0) {
+	if (o.replicate &&
+	    replica_attach(&rep, o.replicate, err, sizeof(err)) < 0) {
 		startup_error(err);
 		return 1;
 	}
-	if (sec_dir && !strcmp(s.exp.name, "svm")) {
-		fprintf(stderr, "colo-blkrep: with --secondary the export "
-			"name svm is the SVM's; pick another\n");
-		return 2;
-	}
-	if (sec_dir) {
+	if (o.sec_dir) {
 		/* Two exports: the primary's writes, and the SVM's view. */
-		if (sec_open(&sec, &s.img, sec_dir, fresh, err,
+		if (sec_open(&sec, &s.img, o.sec_dir, o.fresh, err,
 			     sizeof(err)) < 0) {
 			startup_error(err);
 			return 1;
@@ -573,24 +456,24 @@ int main(int argc, char **argv)
 		s.exp.next = &s.svm_exp;
 		bc.sec = &sec;
 	}
-	if (ctl_ep) {
+	if (o.ctl_ep) {
 		zctx = zmq_ctx_new();
-		if (open_ctl(zctx, ctl_ep, ctl_listen, &ctl, &peer) < 0)
+		if (open_ctl(zctx, o.ctl_ep, o.ctl_listen, &ctl, &peer) < 0)
 			return 1;
 	}
-	if (open_listeners(&s, unix_path, tcp, peer ? peer : ctl,
-			   port_file) < 0)
+	if (open_listeners(&s, o.unix_path, o.tcp, peer ? peer : ctl,
+			   o.port_file) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGUSR1, on_signal);
 	/* What the secondary missed before this start, or all of it. */
-	if (replicate && (full || dirtymap_count(&rep.dirty)))
+	if (o.replicate && (o.full || dirtymap_count(&rep.dirty)))
 		resync_wanted = 1;
 	log_info("serving %s (%llu bytes%s) on %s", image,
-		 (unsigned long long)s.img.size, ro ? ", read-only" : "",
-		 unix_path ? unix_path : tcp);
+		 (unsigned long long)s.img.size, o.ro ? ", read-only" : "",
+		 o.unix_path ? o.unix_path : o.tcp);
 	while (!quit) {
 		serve_once(&s, ctl, peer, &bc);
 		if (resync_wanted && bc.rep && replica_active(&rep)) {
@@ -599,13 +482,13 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("stopping");
-	if (pidfile) {
+	if (o.pidfile) {
 		char buf[32] = "";
 
 		/* Only our own: a successor may have taken the name. */
 		if (pread(pidfd, buf, sizeof(buf) - 1, 0) > 0 &&
 		    atoi(buf) == (int)getpid())
-			unlink(pidfile);
+			unlink(o.pidfile);
 	}
 	blkrep_ctl_fini(&bc);
 	if (ctl)
