@@ -41,10 +41,12 @@ int colo_disks_sizes(const struct domain_config *cfg, int64_t **sizes,
 		if (!replicated(&cfg->disks[i]))
 			continue;
 		if (stat(cfg->disks[i].file, &st) < 0) {
+			int e = errno;
+
 			colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
 				       "%s: %s", cfg->disks[i].file,
-				       strerror(errno));
-			return -errno;
+				       strerror(e));
+			return -e;
 		}
 		(*sizes)[(*n)++] = st.st_size;
 	}

@@ -59,11 +59,12 @@ static int secondary_image(const char *path, int64_t size, char *why,
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, size) < 0) {
-		snprintf(why, whylen, "cannot create %s: %s", path,
-			 strerror(errno));
+		int e = errno;
+
+		snprintf(why, whylen, "cannot create %s: %s", path, strerror(e));
 		if (fd >= 0)
 			close(fd);
-		return -errno;
+		return -e;
 	}
 	close(fd);
 	log_info("created %s (%lld bytes) for the primary to fill", path,
@@ -101,9 +102,11 @@ static int secondary_args(struct colod *d, const struct domain_config *cfg,
 {
 	overlay_path(d, cfg->name, i, "", a->ovl, sizeof(a->ovl));
 	if (mkdir(a->ovl, 0700) < 0 && errno != EEXIST) {
+		int e = errno;
+
 		snprintf(why, whylen, "cannot create %s: %s", a->ovl,
-			 strerror(errno));
-		return -errno;
+			 strerror(e));
+		return -e;
 	}
 	snprintf(a->listen, sizeof(a->listen), "%s:0", colo->addr);
 	snprintf(a->ctl_listen, sizeof(a->ctl_listen), "tcp://%s:*",
@@ -145,9 +148,9 @@ static int spawn_one(struct colod *d, const struct domain_config *cfg,
 	add(&a, a.pidf);
 	add(&a, "--log");
 	add(&a, a.log);
-	if (disk->readonly)
+	if (disk->readonly) {
 		add(&a, "--read-only");
-	if (!disk->readonly) {
+	} else {
 		/* For when it replicates (a secondary, once it took over):
 		 * what its own secondary missed. */
 		overlay_path(d, cfg->name, i, ".dirty", a.dirty,
