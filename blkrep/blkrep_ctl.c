@@ -188,17 +188,17 @@ int qmp_blkrep_replicate(void *opaque,
 			       "a resync is running");
 		return -EBUSY;
 	}
+	rc = replica_attach(b->rep, a->uri, why, sizeof(why));
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s", why);
+		return rc;
+	}
 	/* The boundary goes to the new secondary only. */
 	blkrep_ctl_fini(b);
 	b->peer = NULL;
 	if (a->has_peer_ctl) {
 		snprintf(b->peer_buf, sizeof(b->peer_buf), "%s", a->peer_ctl);
 		b->peer = b->peer_buf;
-	}
-	rc = replica_attach(b->rep, a->uri, why, sizeof(why));
-	if (rc < 0) {
-		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "%s", why);
-		return rc;
 	}
 	return start_resync(b, a->has_full && a->full, err);
 }

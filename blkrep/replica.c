@@ -25,18 +25,25 @@ static void flushed(struct replica *r)
 	r->any_unflushed = false;
 }
 
-/* Called with the lock held after a failed command. */
-static void degrade(struct replica *r, const char *what, const char *why)
+/* Closes the connection; what the secondary took but never flushed is
+ * marked, since its host may lose it.  Lock held. */
+static void drop_secondary(struct replica *r)
 {
-	log_warn("secondary %s failed (%s: %s): going on alone, degraded; "
-		 "the blocks it misses are tracked for a resync", r->uri,
-		 what, why ? why : nbd_get_error());
 	nbd_close(r->h);
 	r->h = NULL;
 	for (uint64_t b = 0; r->any_unflushed && b < r->dirty.nblocks; b++)
 		if (r->unflushed[b / 8] & (1u << (b % 8)))
 			dirtymap_mark(&r->dirty, b * DIRTY_BLOCK, 1);
 	flushed(r);
+}
+
+/* Called with the lock held after a failed command. */
+static void degrade(struct replica *r, const char *what, const char *why)
+{
+	log_warn("secondary %s failed (%s: %s): going on alone, degraded; "
+		 "the blocks it misses are tracked for a resync", r->uri,
+		 what, why ? why : nbd_get_error());
+	drop_secondary(r);
 }
 
 /* Waits for one command, at most r->timeout_ms: a secondary whose host
@@ -188,20 +195,22 @@ static int open_map(struct replica *r, char *err, size_t errlen)
 int replica_attach(struct replica *r, const char *uri, char *err,
 		size_t errlen)
 {
+	char old[sizeof(r->uri)];
 	int rc;
 
 	pthread_mutex_lock(&r->lock);
 	rc = open_map(r, err, errlen);
-	if (rc == 0 && r->h) {
-		/* A new secondary replaces the old one, which is not in
-		 * step with it: what it lacks is in the map. */
-		nbd_shutdown(r->h, 0);
-		nbd_close(r->h);
-		r->h = NULL;
-	}
+	/* A new secondary replaces the old one: what the old one lacks
+	 * stays in the map, for a resume to it. */
+	if (rc == 0 && r->h)
+		drop_secondary(r);
 	if (rc == 0) {
+		memcpy(old, r->uri, sizeof(old));
 		snprintf(r->uri, sizeof(r->uri), "%s", uri);
 		rc = connect_secondary(r, r->size, err, errlen);
+		/* Unreachable: as before (idle stays idle, not tracking). */
+		if (rc < 0)
+			memcpy(r->uri, old, sizeof(old));
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (rc == 0)

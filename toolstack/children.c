@@ -1,5 +1,6 @@
 /* Detached children of colod: spawning, pid files, stopping. */
 #include "config.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -11,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "children.h"
+#include "ctl.h"
+#include "error.h"
 #include "util.h"
 
 const char *children_program_path(const char *name, const char *env_name,
@@ -123,4 +126,15 @@ void children_kill(struct colod *d, const char *name, const char *kind,
 		}
 		unlink(pidf);
 	}
+}
+
+int children_ctl_open(struct ctl_client *c, const char *endpoint,
+		int timeout_ms, const char *what, struct colo_error *err)
+{
+	if (ctl_client_open(c, endpoint, timeout_ms) < 0) {
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
+			       "cannot reach the %s at %s", what, endpoint);
+		return -EIO;
+	}
+	return 0;
 }

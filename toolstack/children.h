@@ -25,4 +25,11 @@ void children_pidfile(struct colod *d, const char *name, const char *kind,
 void children_kill(struct colod *d, const char *name, const char *kind,
 		int max);
 
+/* Opens a control connection to a child's endpoint; what names the
+ * child in the error ("netproxy", "blkrep"). */
+struct ctl_client;
+struct colo_error;
+int children_ctl_open(struct ctl_client *c, const char *endpoint,
+		int timeout_ms, const char *what, struct colo_error *err);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "children.h"
 #include "colo-qapi-client.h"
 #include "colo-qapi-commands.h"
 #include "colo-qapi-events.h"
@@ -113,12 +114,7 @@ static int open_blkrep(struct colod *d, const char *name, int i,
 	char ep[4200];
 
 	disks_ctl(d, name, i, ep, sizeof(ep));
-	if (ctl_client_open(c, ep, BLKREP_CALL_MS) < 0) {
-		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
-			       "cannot reach the blkrep at %s", ep);
-		return -EIO;
-	}
-	return 0;
+	return children_ctl_open(c, ep, BLKREP_CALL_MS, "blkrep", err);
 }
 
 static void announce(struct colod *d, const char *name, int disk,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "children.h"
 #include "colo-qapi-client.h"
 #include "colo-qapi-commands.h"
 #include "state.h"
@@ -66,12 +67,7 @@ static int open_netproxy(struct colod *d, const char *name, int i,
 	char ep[4200];
 
 	domains_netproxy_ctl(d, name, i, ep, sizeof(ep));
-	if (ctl_client_open(c, ep, NETPROXY_CALL_MS) < 0) {
-		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
-			       "cannot reach the netproxy at %s", ep);
-		return -EIO;
-	}
-	return 0;
+	return children_ctl_open(c, ep, NETPROXY_CALL_MS, "netproxy", err);
 }
 
 int colo_netproxy_primary(struct colod *d, const struct domain_config *cfg,
