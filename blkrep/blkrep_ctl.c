@@ -226,8 +226,9 @@ int qmp_blkrep_query_replication(void *opaque, struct blkrep_replication *r,
 	if (r->replicating) {
 		r->has_uri = true;
 		r->uri = strdup(b->rep->uri);
-		r->dirty_blocks = (int64_t)dirtymap_count(&b->rep->dirty);
 	}
+	/* Also while not replicating: a restarted primary keeps count. */
+	r->dirty_blocks = (int64_t)replica_missed(b->rep);
 	r->connected = r->replicating && !replica_degraded(b->rep);
 	r->resync_active = atomic_load(&j->running);
 	r->resync_done = (int64_t)atomic_load(&j->done);

@@ -431,6 +431,10 @@ int main(int argc, char **argv)
 		replica_init_idle(&rep, s.img.size,
 				  o.dirty ? o.dirty : dirty_default);
 		rep.timeout_ms = o.peer_timeout;
+		if (replica_track_existing(&rep, err, sizeof(err)) < 0) {
+			startup_error(err);
+			return 1;
+		}
 		resync_job_init(&job, &rep, &s.img, &quit);
 		job.full_pending = o.full;
 		s.exp.rep = o.sec_dir ? NULL : &rep;
@@ -451,6 +455,7 @@ int main(int argc, char **argv)
 		}
 		s.exp.sec = &sec;
 		sec.rep = &rep;
+		sec.sync_token = o.sync_token;
 		s.svm_exp = (struct nbd_export){ "svm", &s.img, NULL, &sec,
 						 true, NULL, NULL };
 		s.exp.next = &s.svm_exp;

@@ -11,7 +11,7 @@
 
 #define DEFAULT_MAX_CLIENTS 16
 
-static const char shortopts[] = "i:u:l:e:rR:D:Fm:L:v:hS:c:C:o:ft:P:p:Q:T:X:WE:";
+static const char shortopts[] = "i:u:l:e:rR:D:Fm:L:v:hS:c:C:o:ft:P:p:Q:T:X:WE:K:";
 static const struct option opts[] = {
 	{ "image", required_argument, NULL, 'i' },
 	{ "unix", required_argument, NULL, 'u' },
@@ -27,6 +27,7 @@ static const struct option opts[] = {
 	{ "ctl-listen", required_argument, NULL, 'C' },
 	{ "port-file", required_argument, NULL, 'o' },
 	{ "fresh", no_argument, NULL, 'f' },
+	{ "sync-token", required_argument, NULL, 'K' },
 	{ "peer-timeout", required_argument, NULL, 't' },
 	{ "peer-ctl", required_argument, NULL, 'P' },
 	{ "pidfile", required_argument, NULL, 'p' },
@@ -48,7 +49,8 @@ static void usage(FILE *f)
 		"                   [--export NAME] [--read-only] [--max-clients N]\n"
 		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
 		"                   [--peer-timeout MS]\n"
-		"                   [--secondary DIR [--fresh]] [--ctl ENDPOINT [--ctl-listen ENDPOINT]]\n"
+		"                   [--secondary DIR [--fresh] [--sync-token FILE]]\n"
+		"                   [--ctl ENDPOINT [--ctl-listen ENDPOINT]]\n"
 		"                   [--peer-ctl ENDPOINT] [--port-file FILE]\n"
 		"                   [--pidfile FILE]\n"
 		"       colo-blkrep --quorum FILE,FILE,... [--vote-threshold N]\n"
@@ -66,6 +68,8 @@ static bool combinations_ok(const struct blkrep_opts *o)
 		why = "--replicate needs a writable image";
 	else if (o->sec_dir && (o->replicate || o->ro))
 		why = "--secondary excludes --replicate and --read-only";
+	else if (o->sync_token && !o->sec_dir)
+		why = "--sync-token goes with --secondary";
 	else if (o->sec_dir && !strcmp(o->export_name, "svm"))
 		why = "with --secondary the export name svm is the SVM's; "
 		      "pick another";
@@ -100,6 +104,7 @@ int blkrep_parse_opts(int argc, char **argv, struct blkrep_opts *o)
 		case 'C': o->ctl_listen = optarg; break;
 		case 'o': o->port_file = optarg; break;
 		case 'f': o->fresh = true; break;
+		case 'K': o->sync_token = optarg; break;
 		case 't':
 			if (util_parse_ll(optarg, 100, 600000, &v) < 0) {
 				fprintf(stderr, "colo-blkrep: --peer-timeout "

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "log.h"
 #include "replica.h"
 #include "util.h"
@@ -190,6 +191,27 @@ static int open_map(struct replica *r, char *err, size_t errlen)
 			 (unsigned long long)dirtymap_count(&r->dirty),
 			 r->dirty_path);
 	return 0;
+}
+
+int replica_track_existing(struct replica *r, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (access(r->dirty_path, F_OK) == 0)
+		rc = open_map(r, err, errlen);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+uint64_t replica_missed(struct replica *r)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->map_open ? dirtymap_count(&r->dirty) : 0;
+	pthread_mutex_unlock(&r->lock);
+	return n;
 }
 
 int replica_attach(struct replica *r, const char *uri, char *err,

@@ -45,6 +45,12 @@ void replica_init_idle(struct replica *r, uint64_t size,
  * -errno with err set. */
 int replica_attach(struct replica *r, const char *uri, char *err,
 		size_t errlen);
+/* An idle replica whose dirty map exists (a secondary of an earlier run
+ * is still to be resumed) records every write in it, as if degraded:
+ * else a resume would trust the map and miss them.  0, or -errno. */
+int replica_track_existing(struct replica *r, char *err, size_t errlen);
+/* The blocks the dirty map records (0 while there is none). */
+uint64_t replica_missed(struct replica *r);
 bool replica_active(struct replica *r);
 void replica_close(struct replica *r);
 bool replica_degraded(struct replica *r);

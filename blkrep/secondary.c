@@ -4,10 +4,12 @@
  * would tear it). */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "log.h"
 #include "replica.h"
 #include "secondary.h"
@@ -56,9 +58,37 @@ static int commit_block(void *opaque, uint64_t b, const void *data)
 
 /* Hidden first, then active over it: rerunning it after a crash writes
  * the same bytes again, so it can simply start over. */
+/* Durably, and before the disk changes: a crash in between must not
+ * leave a token beside a disk that already holds the SVM's writes. */
+static void forget_token(const char *path)
+{
+	char dir[4096], *slash;
+	int fd;
+
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_error("cannot remove the sync token %s (%s): remove it by "
+			"hand, or a resume to this host may copy too little",
+			path, strerror(errno));
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 static int commit_locked(struct secondary *s)
 {
-	int rc = ovl_sync(&s->hidden);
+	int rc;
+
+	if (s->sync_token)
+		forget_token(s->sync_token);
+	rc = ovl_sync(&s->hidden);
 
 	if (rc == 0)
 		rc = ovl_sync(&s->active);

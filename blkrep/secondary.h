@@ -27,6 +27,9 @@ struct secondary {
 	uint64_t epoch;		/* primary writes now belong to it */
 	uint64_t loaded;	/* the last checkpoint loaded */
 	bool taken_over;	/* the view was committed: a plain disk */
+	/* colod's sync token for this disk (or NULL): removed before a
+	 * commit, which writes what the primary never had. */
+	const char *sync_token;
 	uint64_t pre_images, svm_writes, commits;
 };
 

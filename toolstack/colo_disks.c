@@ -12,6 +12,7 @@
 #include "colo-qapi-commands.h"
 #include "colo-qapi-events.h"
 #include "colo_disks.h"
+#include "disk_sync.h"
 #include "disks.h"
 #include "log.h"
 #include "util.h"
@@ -105,6 +106,45 @@ int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
 		ii->disk_ports_count = ii->disk_ctls_count = k + 1;
 	}
 	ii->has_disk_ports = ii->has_disk_ctls = ii->disk_ports_count > 0;
+	return 0;
+}
+
+int colo_disks_syncs(struct colod *d, const struct domain_config *cfg,
+		struct incoming_info *ii)
+{
+	ii->disk_syncs = calloc(DOMAIN_MAX_DISKS, sizeof(*ii->disk_syncs));
+	ii->disk_syncs_count = 0;
+	if (!ii->disk_syncs)
+		return -ENOMEM;
+	for (int i = 0; i < cfg->ndisks; i++) {
+		char tok[DISK_SYNC_TOKEN_LEN + 1] = "";
+		struct stat st;
+
+		if (!replicated(&cfg->disks[i]))
+			continue;
+		/* A token left beside an image that is gone means nothing. */
+		if (stat(cfg->disks[i].file, &st) == 0)
+			disk_sync_read(d, cfg->name, i, tok);
+		ii->disk_syncs[ii->disk_syncs_count] = strdup(tok);
+		if (!ii->disk_syncs[ii->disk_syncs_count++])
+			return -ENOMEM;
+	}
+	ii->has_disk_syncs = ii->disk_syncs_count > 0;
+	return 0;
+}
+
+int colo_disks_sync_all(struct colod *d, const struct domain_config *cfg,
+		const char *tok)
+{
+	for (int i = 0; i < cfg->ndisks; i++) {
+		int rc;
+
+		if (!replicated(&cfg->disks[i]))
+			continue;
+		rc = disk_sync_record(d, cfg->name, i, tok);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -217,9 +257,54 @@ static int replicate_one(struct colod *d, const char *name, int disk,
 	return copy_one(d, name, disk, &a, full, true, err);
 }
 
+/* Whether disk i of the secondary (its k-th replicated disk) can be
+ * brought in step from our dirty map alone (disk_sync.h). */
+static bool in_step(struct colod *d, const struct domain_config *cfg,
+		int i, size_t k, const struct incoming_info *ii)
+{
+	char mine[DISK_SYNC_TOKEN_LEN + 1], map[4200];
+	struct stat st;
+
+	disk_sync_read(d, cfg->name, i, mine);
+	snprintf(map, sizeof(map), "%s/overlay/%s-disk%d.dirty",
+		 d->cfg.state_dir, cfg->name, i);
+	return mine[0] && stat(map, &st) == 0 && ii->has_disk_syncs &&
+	       k < ii->disk_syncs_count && !strcmp(mine, ii->disk_syncs[k]);
+}
+
+/* One disk: our token goes first, as the copy (even a part of it) makes
+ * our dirty map count against this secondary; the session's token
+ * comes back once the copy is complete. */
+static int replicate_disk(struct colod *d, const struct domain_config *cfg,
+		int i, size_t k, const char *host, const struct incoming_info *ii,
+		bool full, const char *token, struct colo_error *err)
+{
+	int rc;
+
+	if (!full && !in_step(d, cfg, i, k, ii)) {
+		log_info("domain %s: disk %d on %s is not known to be in step "
+			 "with ours (a new image, a takeover there, or a copy "
+			 "to another host since): copying all of it",
+			 cfg->name, i, host);
+		full = true;
+	}
+	rc = disk_sync_forget(d, cfg->name, i);
+	if (rc < 0) {
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "disk %d: cannot "
+			       "remove its sync token: %s", i, strerror(-rc));
+		return rc;
+	}
+	rc = replicate_one(d, cfg->name, i, host, ii->disk_ports[k],
+			   ii->disk_ctls[k], full, err);
+	if (rc == 0 && token && disk_sync_record(d, cfg->name, i, token) < 0)
+		log_warn("domain %s: disk %d: cannot record the sync token: a "
+			 "later resume copies all of it", cfg->name, i);
+	return rc;
+}
+
 int colo_disks_replicate(struct colod *d, const struct domain_config *cfg,
 		const char *host, const struct incoming_info *ii, bool full,
-		struct colo_error *err)
+		const char *token, struct colo_error *err)
 {
 	size_t k = 0;
 
@@ -235,8 +320,7 @@ int colo_disks_replicate(struct colod *d, const struct domain_config *cfg,
 				       cfg->disks[i].file);
 			return -EIO;
 		}
-		rc = replicate_one(d, cfg->name, i, host, ii->disk_ports[k],
-				   ii->disk_ctls[k], full, err);
+		rc = replicate_disk(d, cfg, i, k, host, ii, full, token, err);
 		k++;
 		if (rc < 0)
 			return rc;

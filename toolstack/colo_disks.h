@@ -23,12 +23,24 @@ int colo_disks_sizes(const struct domain_config *cfg, int64_t **sizes,
 int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
 		struct incoming_info *ii, struct colo_error *err);
 
+/* Secondary, before its blkreps start: each replicated disk's sync token
+ * into ii (disk_sync.h). */
+int colo_disks_syncs(struct colod *d, const struct domain_config *cfg,
+		struct incoming_info *ii);
+/* Secondary, once the session is set up: records its token with every
+ * replicated disk. */
+int colo_disks_sync_all(struct colod *d, const struct domain_config *cfg,
+		const char *tok);
+
 /* Primary: makes each replicated disk's blkrep replicate to the
- * secondary's at host and waits until the resync (full, or only the
- * blocks the secondary missed) is done, announcing DISK_RESYNC. */
+ * secondary's at host and waits until the resync is done, announcing
+ * DISK_RESYNC.  The resync is full, or (not full) copies only the
+ * blocks the secondary missed where its sync token (in ii) matches
+ * ours, and all of a disk where it does not.  A completed copy records
+ * token (when given) with our disk. */
 int colo_disks_replicate(struct colod *d, const struct domain_config *cfg,
 		const char *host, const struct incoming_info *ii, bool full,
-		struct colo_error *err);
+		const char *token, struct colo_error *err);
 
 /* Attaches each replicated disk's blkrep to the domain's helper. */
 int colo_disks_attach(struct colod *d, struct dom_link *l,

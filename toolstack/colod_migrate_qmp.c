@@ -15,8 +15,10 @@
 #include "colo-qapi-commands.h"
 #include "colod.h"
 #include "colo_disks.h"
+#include "disk_sync.h"
 #include "colo_netproxy.h"
 #include "domains.h"
+#include "log.h"
 #include "util.h"
 
 #define PEER_TIMEOUT_MS 5000
@@ -74,7 +76,8 @@ static int set_colo_mode(struct colod *d, const char *name,
 /* Both kinds of incoming domain: a migration, or a COLO secondary. */
 static int incoming(struct colod *d, const char *config, bool colo,
 		const char *peer, const int64_t *disk_sizes, size_t ndisk_sizes,
-		struct incoming_info *ret, struct colo_error *err)
+		const char *disk_token, struct incoming_info *ret,
+		struct colo_error *err)
 {
 	struct domain_config cfg;
 	char why[512], addr[256];
@@ -96,6 +99,12 @@ static int incoming(struct colod *d, const char *config, bool colo,
 	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER, "%s", why);
 		return rc;
+	}
+	/* The images' tokens as they were before this session. */
+	if (colo && colo_disks_syncs(d, &cfg, ret) < 0) {
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR, "out of memory");
+		domain_config_fini(&cfg);
+		return -ENOMEM;
 	}
 	rc = domains_create_incoming(d, &cfg, addr, colo, disk_sizes,
 				     ndisk_sizes, &port, err);
@@ -124,6 +133,11 @@ static int incoming(struct colod *d, const char *config, bool colo,
 				   MIGRATION_STATUS_SETUP);
 	if (rc == 0 && colo && peer)
 		state_domain_set_peer(&d->st, cfg.name, peer);
+	/* Failing that, a later resume copies the disks in full. */
+	if (rc == 0 && colo && disk_token &&
+	    colo_disks_sync_all(d, &cfg, disk_token) < 0)
+		log_warn("domain %s: cannot record the disks' sync token",
+			 cfg.name);
 	domain_config_fini(&cfg);
 	ret->port = port;
 	return rc;
@@ -133,7 +147,8 @@ int qmp_x_migrate_incoming(void *opaque,
 		const struct qmp_x_migrate_incoming_args *a,
 		struct incoming_info *ret, struct colo_error *err)
 {
-	return incoming(opaque, a->config, false, NULL, NULL, 0, ret, err);
+	return incoming(opaque, a->config, false, NULL, NULL, 0, NULL, ret,
+			err);
 }
 
 int qmp_x_colo_incoming(void *opaque,
@@ -143,7 +158,7 @@ int qmp_x_colo_incoming(void *opaque,
 	return incoming(opaque, a->config, true, a->has_peer ? a->peer : NULL,
 			a->has_disk_sizes ? a->disk_sizes : NULL,
 			a->has_disk_sizes ? a->disk_sizes_count : 0,
-			ret, err);
+			a->has_disk_token ? a->disk_token : NULL, ret, err);
 }
 
 /* Records a domain's COLO mode, committed before anything acts on it.
@@ -182,8 +197,8 @@ static int split_uri(const char *uri, char *host, size_t len, int *port)
 /* Asks the peer to make ready; returns the incoming helper's port. */
 static int prepare_peer(struct colod *d, const char *host, int port,
 		const char *config, bool colo, const int64_t *disk_sizes,
-		size_t ndisk_sizes, int *in_port, struct incoming_info *colo_ii,
-		struct colo_error *err)
+		size_t ndisk_sizes, const char *disk_token, int *in_port,
+		struct incoming_info *colo_ii, struct colo_error *err)
 {
 	struct ctl_client c;
 	struct qmp_x_peer_hello_args hello;
@@ -191,6 +206,7 @@ static int prepare_peer(struct colod *d, const char *host, int port,
 	struct qmp_x_colo_incoming_args cinc = {
 		(char *)config, d->cfg.peer_listen != NULL, d->cfg.peer_listen,
 		ndisk_sizes > 0, (int64_t *)disk_sizes, ndisk_sizes,
+		disk_token != NULL, (char *)disk_token,
 	};
 	struct peer_info pi;
 	struct incoming_info ii;
@@ -272,8 +288,8 @@ int qmp_migrate(void *opaque, const struct qmp_migrate_args *a,
 			       "no stored config for %s", a->domain);
 		return rc;
 	}
-	rc = prepare_peer(d, host, port, xml, false, NULL, 0, &in_port, NULL,
-			  err);
+	rc = prepare_peer(d, host, port, xml, false, NULL, 0, NULL, &in_port,
+			  NULL, err);
 	free(xml);
 	if (rc < 0)
 		return rc;
@@ -322,9 +338,10 @@ int qmp_query_migrate(void *opaque, const struct qmp_query_migrate_args *a,
 static int wire_colo(struct colod *d, struct dom_link *l,
 		const struct domain_config *cfg, const char *host,
 		const struct incoming_info *ii, bool full_sync,
-		struct colo_error *err)
+		const char *token, struct colo_error *err)
 {
-	int rc = colo_disks_replicate(d, cfg, host, ii, full_sync, err);
+	int rc = colo_disks_replicate(d, cfg, host, ii, full_sync, token,
+				      err);
 
 	if (rc == 0)
 		rc = colo_netproxy_primary(d, cfg, host, ii->net_ports,
@@ -337,17 +354,25 @@ static int wire_colo(struct colod *d, struct dom_link *l,
 	return rc;
 }
 
-/* Asks the peer for a secondary and wires this side to it. */
+/* Asks the peer for a secondary and wires this side to it, under a new
+ * sync token for the disks (disk_sync.h). */
 static int setup_secondary(struct colod *d, struct dom_link *l,
 		const char *xml, const char *host, int port, bool full_sync,
 		int *in_port, struct colo_error *err)
 {
 	struct incoming_info ii = { 0 };
 	struct domain_config cfg;
+	char token[DISK_SYNC_TOKEN_LEN + 1];
 	int64_t *sizes = NULL;
 	size_t nsizes = 0;
 	char why[512];
 	int rc;
+
+	if (disk_sync_new(token) < 0) {
+		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
+			       "no random bytes for a sync token");
+		return -EIO;
+	}
 
 	rc = domain_config_parse(&cfg, xml, strlen(xml), "domain config",
 				 why, sizeof(why));
@@ -358,9 +383,9 @@ static int setup_secondary(struct colod *d, struct dom_link *l,
 	rc = colo_disks_sizes(&cfg, &sizes, &nsizes, err);
 	if (rc == 0)
 		rc = prepare_peer(d, host, port, xml, true, sizes, nsizes,
-				  in_port, &ii, err);
+				  token, in_port, &ii, err);
 	if (rc == 0)
-		rc = wire_colo(d, l, &cfg, host, &ii, full_sync, err);
+		rc = wire_colo(d, l, &cfg, host, &ii, full_sync, token, err);
 	incoming_info_fini(&ii);
 	free(sizes);
 	domain_config_fini(&cfg);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "children.h"
+#include "disk_sync.h"
 #include "disks.h"
 #include "log.h"
 #include "util.h"
@@ -86,7 +87,7 @@ struct blkrep_argv {
 	const char *argv[32];
 	int n;
 	char pidf[4200], log[4200], ctl[4200], ovl[4200], listen[300];
-	char ctl_listen[300], portf[4200], dirty[4200];
+	char ctl_listen[300], portf[4200], dirty[4200], sync[4200];
 };
 
 static void add(struct blkrep_argv *a, const char *s)
@@ -122,6 +123,11 @@ static int secondary_args(struct colod *d, const struct domain_config *cfg,
 	add(a, a->ctl_listen);
 	add(a, "--port-file");
 	add(a, a->portf);
+	/* A takeover writes the SVM's view into the image: from then on it
+	 * is not in step with the primary's (disk_sync.h). */
+	disk_sync_path(d, cfg->name, i, a->sync, sizeof(a->sync));
+	add(a, "--sync-token");
+	add(a, a->sync);
 	return 0;
 }
 

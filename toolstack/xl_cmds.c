@@ -645,8 +645,9 @@ static const struct xl_cmd colo_commands[] = {
 	  "Protect a domain with COLO again after its secondary was lost.",
 	  "As colo start, except that each image-file disk sends the\n"
 	  "secondary only the blocks it missed while the domain ran alone\n"
-	  "(the dirty map), so HOST must still have the disks as they were\n"
-	  "when the two parted: its domain was lost, not taken over.\n",
+	  "(the dirty map).  A disk whose image on HOST is not known to be\n"
+	  "in step (new there, taken over there, or a copy to another host\n"
+	  "since: the sync tokens differ) is copied in full instead.\n",
 	  false, NULL },
 	{ "checkpoint", cmd_colo_checkpoint, "DOM",
 	  "Take a COLO checkpoint now.", "", false, NULL },

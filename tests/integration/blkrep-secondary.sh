@@ -5,7 +5,8 @@
 # a loaded checkpoint empties the active overlay and drops only the
 # pre-images it covers (DESIGN §6, Epochs); the overlays survive a
 # restart; a takeover commits the SVM's view into the disk, also when
-# the commit is killed half way and resumed; after it, the primary's
+# the commit is killed half way and resumed, and removes the disk's sync
+# token before it changes anything; after it, the primary's
 # writes are refused.  Driven with qemu-io, nbdcopy and the control
 # socket, as the helpers and the primary's blkrep would.
 . "$(dirname "$0")/lib.sh"
@@ -90,14 +91,19 @@ step "takeover killed half way: the commit resumes at the next start"
 kill "$SPID"
 wait "$SPID" 2>/dev/null
 rm -f "$SOCK"
+# colod's sync token says the image holds nothing but the primary's
+# writes: it must be gone before the commit changes the disk.
+echo 00112233445566778899aabbccddeeff >"$TMP/disk.sync"
 COLO_BLKREP_TEST_CRASH_COMMIT=1 "$BLKREP" --image "$TMP/disk.img" --unix "$SOCK" \
-	--secondary "$TMP/ovl" --ctl "$CTL" --log "file:$TMP/s.log" &
+	--secondary "$TMP/ovl" --sync-token "$TMP/disk.sync" --ctl "$CTL" \
+	--log "file:$TMP/s.log" &
 SPID=$!
 CHILD_PIDS+=($SPID)
 wait_for 5 test -S "$SOCK" || fail "no blkrep"
 phase exit 2 true >/dev/null 2>&1 || true
 wait "$SPID" 2>/dev/null
 grep -q "SIGKILL in the middle of the commit" "$TMP/s.log" || fail "the knob did not fire"
+[ ! -e "$TMP/disk.sync" ] || fail "the sync token outlived the start of the commit"
 start
 grep -q "finishing a failover commit" "$TMP/s.log" || fail "the commit was not resumed"
 [ "$(sha256sum <"$TMP/disk.img" | cut -d' ' -f1)" = "$view" ] ||

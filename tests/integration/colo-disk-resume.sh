@@ -4,7 +4,9 @@
 # the secondary misses; colo resume copies only those (the count is
 # checked against what block-status said) and then both image files are
 # equal, byte for byte; block-resync copies again on demand, all of it
-# with --full, and shows its progress.
+# with --full, and shows its progress.  A resume to a host whose image
+# is not known to be in step (here: a new one) copies all of it, and a
+# primary restarted alone keeps recording what the secondary misses.
 export COLO_NET_PAIR_DISK=16M
 . "$(dirname "$0")/colo-net-pair.sh"
 
@@ -69,3 +71,56 @@ contains "$ERR" "disk 0: 100% (256 of 256 blocks)"
 files_equal "after block-resync --full"
 expect_rc 2 xl a block-resync
 expect_rc 1 xl a block-resync nosuch
+
+# B's host dies again, as above; A goes on alone.
+lose_b() {
+	ip -n "$B" link set "$(v=v$B; echo "${v:0:14}")" down
+	ip -n "$B" link set "rb$NS_SUFFIX" down
+	ip netns pids "$B" | xargs -r kill -9
+	wait_for 15 bash -c "COLO_RUN_DIR=$TMP/a/run $XL colo status web | grep -q 'failover *: completed'" ||
+		fail "A did not go on alone: $(xl a colo status web)"
+}
+back_b() {
+	ip -n "$B" link set "$(v=v$B; echo "${v:0:14}")" up
+	ip -n "$B" link set "rb$NS_SUFFIX" up
+	start_colod b
+	xl b destroy web >/dev/null 2>&1
+}
+resync_count() { sed -n 's/.*disk 0 resync completed: \([0-9]*\) of.*/\1/p' "$TMP/a/colod.log" | tail -1; }
+
+step "a new image on B: the resume copies all of it, not what A's map says"
+lose_b
+for i in $(seq 1 20); do rcli set "again-$i" "$i-$pad" >/dev/null; done
+n=$(lacks)
+[ "$n" -gt 0 ] && [ "$n" -lt 256 ] || fail "lacks $n blocks"
+back_b
+rm -f "$TMP/b/disks/web.img"	# a replaced host, or a lost image
+expect_rc 0 xl a colo resume web 198.51.100.2
+grep -q "disk 0 on 198.51.100.2 is not known to be in step" "$TMP/a/colod.log" ||
+	fail "A trusted its map for an image B just created"
+copied=$(resync_count)
+echo "   A's map said $n blocks; the resume copied $copied"
+[ "$copied" = 256 ] || fail "copied $copied blocks of 256 to a new image"
+files_equal "after a resume to a new image"
+[ "$(rcli get again-20)" = "20-$pad" ] || fail "a value written alone is lost"
+
+step "the domain restarted on A alone: its writes still count as missed"
+lose_b
+xl a destroy web >/dev/null || fail "destroy on A"
+wait_for 10 bash -c "! COLO_RUN_DIR=$TMP/a/run $XL list | grep -qw web" || fail "web did not go"
+expect_rc 0 xl a create "$TMP/web.xml"
+wait_for 30 bash -c "ip netns exec $NS_CLIENT redis-cli -h $GUEST ping | grep -q PONG" ||
+	fail "the guest did not come back on A"
+before=$(lacks)
+# 80 KB of log: more than one 64 KiB block, so some block is new.
+for i in $(seq 1 400); do echo "SET restarted-$i $i-$pad"; done >"$TMP/sets"
+in_client redis-cli -h "$GUEST" <"$TMP/sets" >"$TMP/set-out" || fail "SETs after the restart"
+after=$(lacks)
+echo "   B lacked $before blocks when A restarted, $after after its writes"
+[ "$after" -gt "$before" ] || fail "writes after the restart were not recorded"
+back_b
+expect_rc 0 xl a colo resume web 198.51.100.2
+copied=$(resync_count)
+[ "$copied" = "$after" ] || fail "copied $copied blocks, B lacked $after"
+files_equal "after a resume from a restarted primary"
+[ "$(rcli get restarted-400)" = "400-$pad" ] || fail "a value written after the restart is lost"
