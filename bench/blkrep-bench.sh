@@ -1,42 +1,60 @@
 #!/bin/bash
 # blkrep benchmarks, each beside a local baseline measured in this run,
-# on files in /var/tmp (a real disk, not tmpfs):
-#  1. replicated writes: 4 KiB writes at queue depth 1 (latency), 1 MiB
-#     sequential writes at depth 4, and the same with a flush every 16,
-#     by qemu-img bench against the plain file, colo-blkrep alone,
-#     colo-blkrep replicating to a second colo-blkrep over loopback TCP,
-#     and replicating to a COLO secondary (secondary mode, past its
-#     first epoch boundary, so every block first saves its pre-image);
-#     goal: replicated sequential >= 70 % of local;
-#  2. a full resync of 1 GiB of written data, beside a plain copy of the
-#     same file.
+# on files in /var/tmp (a real disk, not tmpfs).  Four targets: the
+# plain file, colo-blkrep alone, colo-blkrep replicating to a second
+# colo-blkrep over loopback TCP, and replicating to a COLO secondary
+# (secondary mode, past its first epoch boundary, so every block first
+# saves its pre-image).
+#  1. 1 MiB sequential writes at depth 4 (qemu-img bench): the first pass
+#     over a fresh file ("cold": the page cache allocates, the disk
+#     writes back behind), then the median of three passes over it
+#     ("warm"), then warm with a flush every 16; with the CPU time each
+#     blkrep process used per GiB, which does not depend on how busy
+#     the disk is.  Goal: replicated >= 70 % of local.
+#  2. 4 KiB writes at random offsets, depth 1 (bench/nbd-bench): op/s
+#     and latency p50/p99, plain and with a flush every 16 writes.
+#  3. A full resync of 1 GiB of written data, beside a plain copy.
+# Every measurement starts after a sync, so one run's writeback does
+# not land on the next.
 set -u
 TOP_BUILDDIR=${TOP_BUILDDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 BLKREP=$TOP_BUILDDIR/colo-blkrep
+NBDB=$TOP_BUILDDIR/bench/nbd-bench
 command -v qemu-img >/dev/null || { echo "blkrep-bench: qemu-img missing; skipped"; exit 0; }
+[ -x "$NBDB" ] || { echo "blkrep-bench: build bench/nbd-bench first (make bench)"; exit 1; }
 W=$(mktemp -d /var/tmp/colo-blkbench.XXXXXX)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 SIZE=1G
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# bench TARGET ARGS...: seconds qemu-img bench takes.
-bench() {
-	local t=$1
-	shift
-	qemu-img bench -f raw -w "$@" "$t" 2>&1 | sed -n 's/^Run completed in \([0-9.]*\) seconds./\1/p'
-}
-serve() {	# NAME ARGS...
+serve() {	# NAME ARGS...: starts a blkrep, its pid in $W/NAME.pid
 	local n=$1
 	shift
 	rm -f "$W/$n.sock"
 	"$BLKREP" --log "file:$W/$n.log" "$@" &
 	PIDS+=($!)
+	echo $! >"$W/$n.pid"
 }
 wait_sock() {
 	for ((i = 0; i < 100; i++)); do [ -S "$1" ] && return 0; sleep 0.05; done
 	return 1
 }
+cpu_ticks() {	# NAME...: user+system clock ticks of those blkreps
+	local t=0 n
+	for n in "$@"; do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$(cat "$W/$n.pid")/stat")))
+	done
+	echo $t
+}
+# qbench TARGET ARGS...: seconds one qemu-img bench write run takes.
+qbench() {
+	local t=$1
+	shift
+	sync
+	qemu-img bench -f raw -w "$@" "$t" 2>&1 | sed -n 's/^Run completed in \([0-9.]*\) seconds./\1/p'
+}
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
 # Allocated up front, so no run pays for block allocation that another
 # does not.
@@ -54,31 +72,68 @@ sleep 0.3
 serve cprim --image "$W/cprim.img" --unix "$W/cprim.sock" --replicate nbd://127.0.0.1:10898
 wait_sock "$W/alone.sock" && wait_sock "$W/prim.sock" && wait_sock "$W/cprim.sock" ||
 	{ echo "blkrep did not start"; exit 1; }
-ALONE="nbd+unix:///?socket=$W/alone.sock"
-PRIM="nbd+unix:///?socket=$W/prim.sock"
-CPRIM="nbd+unix:///?socket=$W/cprim.sock"
+T_LOCAL=$W/local.img
+T_ALONE="nbd+unix:///?socket=$W/alone.sock"
+T_PRIM="nbd+unix:///?socket=$W/prim.sock"
+T_CPRIM="nbd+unix:///?socket=$W/cprim.sock"
+TARGETS=("$T_LOCAL" "$T_ALONE" "$T_PRIM" "$T_CPRIM")
+# The blkrep processes behind each target, for the CPU figures.
+PROCS=("" "alone" "prim sec" "cprim csec")
 
-echo "== blkrep writes: local file vs blkrep alone vs blkrep replicated (loopback)"
-printf '   %-28s %14s %14s %14s %14s %10s %10s\n' workload local alone replicated \
-	"to-colo-sec" "repl/local" "colo/local"
-row() {	# NAME UNIT SCALE ARGS...: UNIT per second = SCALE / seconds
-	local name=$1 unit=$2 scale=$3 l a r c
-	shift 3
-	l=$(bench "$W/local.img" "$@")
-	a=$(bench "$ALONE" "$@")
-	r=$(bench "$PRIM" "$@")
-	c=$(bench "$CPRIM" "$@")
-	awk -v n="$name" -v u="$unit" -v s="$scale" -v l="$l" -v a="$a" -v r="$r" -v c="$c" 'BEGIN {
-		printf "   %-28s %9.0f %-4s %9.0f %-4s %9.0f %-4s %9.0f %-4s %9.0f%% %9.0f%%\n", n,
-			s / l, u, s / a, u, s / r, u, s / c, u, 100 * l / r, 100 * l / c }'
+header() {
+	printf '   %-30s %12s %12s %12s %12s %9s %9s\n' "$1" local alone replicated \
+		to-colo-sec repl/local colo/local
 }
-row "4 KiB writes, depth 1" "op/s" 5000 -s 4k -S 64k -c 5000 -d 1
-row "1 MiB sequential, depth 4" "MB/s" 1048.576 -s 1M -c 1000 -d 4
-row "1 MiB seq + flush every 16" "MB/s" 1048.576 -s 1M -c 1000 -d 4 --flush-interval=16
-echo "   (goal: replicated sequential >= 70% of local)"
+# row NAME UNIT V_LOCAL V_ALONE V_REPL V_COLO: UNIT per second = 1 / V
+# when UNIT is MB/s (V in seconds per GiB), else V as it is (op/s).
+row() {
+	awk -v n="$1" -v u="$2" -v l="$3" -v a="$4" -v r="$5" -v c="$6" 'BEGIN {
+		if (u == "MB/s") { l = 1073.741824 / l; a = 1073.741824 / a
+				   r = 1073.741824 / r; c = 1073.741824 / c }
+		printf "   %-30s %7.0f %-4s %7.0f %-4s %7.0f %-4s %7.0f %-4s %8.0f%% %8.0f%%\n",
+			n, l, u, a, u, r, u, c, u, 100 * r / l, 100 * c / l }'
+}
+
+echo "== blkrep: 1 MiB sequential writes, depth 4, 1 GiB a pass (qemu-img bench)"
+header "workload"
+declare -a cold warm flush cpu
+for i in 0 1 2 3; do
+	t=${TARGETS[$i]}
+	cold[$i]=$(qbench "$t" -s 1M -c 1024 -d 4)
+	c0=0
+	[ -n "${PROCS[$i]}" ] && c0=$(cpu_ticks ${PROCS[$i]})
+	warm[$i]=$(median3 "$(qbench "$t" -s 1M -c 1024 -d 4)" \
+		"$(qbench "$t" -s 1M -c 1024 -d 4)" "$(qbench "$t" -s 1M -c 1024 -d 4)")
+	cpu[$i]=0
+	[ -n "${PROCS[$i]}" ] && cpu[$i]=$(( $(cpu_ticks ${PROCS[$i]}) - c0 ))
+	flush[$i]=$(median3 "$(qbench "$t" -s 1M -c 1024 -d 4 --flush-interval=16)" \
+		"$(qbench "$t" -s 1M -c 1024 -d 4 --flush-interval=16)" \
+		"$(qbench "$t" -s 1M -c 1024 -d 4 --flush-interval=16)")
+done
+row "cold (first pass)" MB/s "${cold[@]}"
+row "warm (median of 3)" MB/s "${warm[@]}"
+row "warm, flush every 16" MB/s "${flush[@]}"
+hz=$(getconf CLK_TCK)
+awk -v hz="$hz" -v a="${cpu[1]}" -v r="${cpu[2]}" -v c="${cpu[3]}" 'BEGIN {
+	printf "   blkrep CPU per GiB written (warm): alone %.2f s, replicated %.2f s, to-colo-sec %.2f s (both sides)\n",
+		a / hz / 3, r / hz / 3, c / hz / 3 }'
+echo "   (goal: replicated >= 70% of local; here both copies share one disk and 2 vCPUs)"
+
+echo "== blkrep: 4 KiB writes at random offsets, depth 1 (bench/nbd-bench)"
+printf '   %-30s %-30s %-30s\n' target "op/s  p50/p99 latency" "with a flush every 16"
+names=(local alone replicated to-colo-sec)
+for i in 0 1 2 3; do
+	sync
+	read -r ops p50 p99 _ < <("$NBDB" "${TARGETS[$i]}" 4096 5000 1)
+	sync
+	read -r fops fp50 fp99 _ < <("$NBDB" "${TARGETS[$i]}" 4096 2000 1 16)
+	printf '   %-30s %6s op/s %7s/%-7s us  %6s op/s %7s/%-7s us\n' "${names[$i]}" \
+		"$ops" "$p50" "$p99" "$fops" "$fp50" "$fp99"
+done
 
 echo "== resync of 1 GiB written data vs a plain copy"
 qemu-img bench -f raw -w -s 1M -c 1024 -d 4 --pattern=0x5a "$W/local.img" >/dev/null 2>&1
+sync
 t0=$(now_ms)
 cp --sparse=never "$W/local.img" "$W/copy.img" && sync -f "$W/copy.img"
 t_copy=$(($(now_ms) - t0))
@@ -87,6 +142,7 @@ wait 2>/dev/null
 PIDS=()
 rm -f "$W/sec.img" "$W/local.img.dirty"
 fallocate -l $SIZE "$W/sec.img"
+sync
 serve sec --image "$W/sec.img" --listen 127.0.0.1:10899
 sleep 0.3
 serve prim --image "$W/local.img" --unix "$W/prim.sock" --replicate nbd://127.0.0.1:10899 --resync-full
