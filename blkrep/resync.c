@@ -29,6 +29,9 @@ static int copy_marked(struct resync_job *j)
 	struct dirtymap *m = &j->rep->dirty;
 	uint8_t *buf = malloc(DIRTY_BLOCK);
 	int rc = buf ? 0 : -ENOMEM;
+	/* Test knob (colo-blkrep(8)): a copy slow enough to watch. */
+	const char *slow = getenv("COLO_BLKREP_TEST_RESYNC_DELAY_MS");
+	unsigned delay_ms = slow ? (unsigned)atoi(slow) : 0;
 
 	for (uint64_t b = 0; b < m->nblocks && rc == 0; b++) {
 		uint64_t off = b * DIRTY_BLOCK;
@@ -42,6 +45,8 @@ static int copy_marked(struct resync_job *j)
 			break;
 		}
 		rc = replica_copy_block(j->rep, j->img, buf, off, len, b);
+		if (delay_ms)
+			util_sleep_ms(delay_ms);
 		atomic_fetch_add(&j->done, 1);
 		log_progress(j);
 	}

@@ -179,8 +179,11 @@ static int wait_resync(struct colod *d, const char *name, int disk,
 	struct blkrep_replication r;
 	int64_t last_done = -1, tenth = -1;
 	uint64_t moved_us = util_mono_us();
+	char what[300];
 	int rc;
 
+	snprintf(what, sizeof(what), "copying disk %d of %s to its secondary",
+		 disk, name);
 	for (;;) {
 		memset(&r, 0, sizeof(r));
 		rc = qmpc_blkrep_query_replication(c, &r, err);
@@ -203,7 +206,13 @@ static int wait_resync(struct colod *d, const char *name, int disk,
 				       "resync stalled", disk);
 			return -ETIMEDOUT;
 		}
-		util_sleep_ms(50);
+		/* A copy takes minutes: heartbeats and reads go on. */
+		colod_serve_busy(d, what, 50);
+		if (d->quit) {
+			colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "colod is "
+				       "shutting down");
+			return -ECANCELED;
+		}
 	}
 	rc = r.resyncs_completed > runs_before && !r.has_resync_error ? 0 :
 	     -EIO;

@@ -56,6 +56,9 @@ struct colod {
 	struct heartbeat hb;
 	uint64_t ckpt_tick_us;	/* the last checkpoint-record collection */
 	bool quit;
+	/* Set while a long operation holds the loop (colod_serve_busy):
+	 * what it is, for the requests that must wait. */
+	const char *busy;
 	/* The last outgoing migration of each domain, kept after the
 	 * domain has left, for query-migrate. */
 	struct {
@@ -85,5 +88,13 @@ void colod_emit(void *opaque, const char *name, json_t *data);
 /* Sleeps for the test delay between the steps of a transition, so tests
  * can kill colod in the middle of one.  No-op unless the variable is set. */
 void colod_test_delay(struct colod *d, const char *where);
+
+/* For a long operation (a colo start copying disks) that would hold the
+ * loop for minutes: waits up to ms while serving what must not wait.
+ * Heartbeats go out and are judged (another domain's failover cannot
+ * wait), peers' heartbeats and reads are answered, a manual failover
+ * runs; any other request is refused as busy with what.  The operation
+ * should give up once d->quit is set. */
+void colod_serve_busy(struct colod *d, const char *what, int ms);
 
 #endif

@@ -7,7 +7,11 @@
 # with --full, and shows its progress.  A resume to a host whose image
 # is not known to be in step (here: a new one) copies all of it, and a
 # primary restarted alone keeps recording what the secondary misses.
+# While a copy runs colod still answers reads, and refuses changes.
 export COLO_NET_PAIR_DISK=16M
+# 10 ms a block: a 256-block copy lasts long enough to watch colod serve
+# other requests meanwhile.
+export COLO_BLKREP_TEST_RESYNC_DELAY_MS=10
 . "$(dirname "$0")/colo-net-pair.sh"
 
 file_hash() { sha256sum <"$TMP/$1/disks/web.img" | cut -d' ' -f1; }
@@ -95,7 +99,19 @@ n=$(lacks)
 [ "$n" -gt 0 ] && [ "$n" -lt 256 ] || fail "lacks $n blocks"
 back_b
 rm -f "$TMP/b/disks/web.img"	# a replaced host, or a lost image
-expect_rc 0 xl a colo resume web 198.51.100.2
+runs=$(grep -c "disk 0 resync running" "$TMP/a/colod.log")
+xl a colo resume web 198.51.100.2 >"$TMP/resume.out" 2>"$TMP/resume.err" &
+resume=$!
+wait_for 20 bash -c "[ \$(grep -c 'disk 0 resync running' $TMP/a/colod.log) -gt $runs ]" ||
+	fail "the copy did not start: $(cat "$TMP/resume.err")"
+# While it copies, colod answers reads and refuses changes as busy.
+expect_rc 0 xl a list
+contains "$OUT" "web"
+expect_rc 0 xl a colo status web
+expect_rc 1 xl a pause web
+contains "$ERR" "colod is busy copying disk 0 of web to its secondary"
+kill -0 "$resume" 2>/dev/null || fail "the copy ended before colod was asked"
+wait "$resume" || fail "colo resume: $(cat "$TMP/resume.err")"
 grep -q "disk 0 on 198.51.100.2 is not known to be in step" "$TMP/a/colod.log" ||
 	fail "A trusted its map for an image B just created"
 copied=$(resync_count)
