@@ -265,6 +265,35 @@ out:
 	return rc;
 }
 
+/* A colo start that failed after the peer made its secondary: the peer
+ * destroys it (its blkreps with it, which ends our replication to them
+ * at the next write), so that nothing waits there for a stream that
+ * will not come and a retry finds the name free.  Best effort: the
+ * start's own error is what the user sees. */
+static void abandon_secondary(struct colod *d, const char *host, int port,
+		const char *domain)
+{
+	struct qmp_domain_destroy_args a = { (char *)domain };
+	struct colo_error err = { 0 };
+	struct ctl_client c;
+	char ep[300];
+
+	snprintf(ep, sizeof(ep), "tcp://%s:%d", host, port);
+	if (ctl_client_open_curve(&c, ep, PEER_TIMEOUT_MS, d->cfg.curve ?
+				  &d->cfg.curve_keys : NULL) < 0) {
+		log_warn("%s: cannot reach %s to remove the secondary of the "
+			 "failed start: destroy it there by hand", domain, ep);
+		return;
+	}
+	if (qmpc_domain_destroy(&c, &a, &err) < 0)
+		log_warn("%s: %s did not remove the secondary of the failed "
+			 "start: %s", domain, ep, err.desc);
+	else
+		log_info("%s: removed the secondary of the failed start on %s",
+			 domain, ep);
+	ctl_client_close(&c);
+}
+
 int qmp_migrate(void *opaque, const struct qmp_migrate_args *a,
 		struct colo_error *err)
 {
@@ -384,8 +413,11 @@ static int setup_secondary(struct colod *d, struct dom_link *l,
 	if (rc == 0)
 		rc = prepare_peer(d, host, port, xml, true, sizes, nsizes,
 				  token, in_port, &ii, err);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = wire_colo(d, l, &cfg, host, &ii, full_sync, token, err);
+		if (rc < 0)
+			abandon_secondary(d, host, port, cfg.name);
+	}
 	incoming_info_fini(&ii);
 	free(sizes);
 	domain_config_fini(&cfg);
@@ -441,7 +473,16 @@ static int colo_begin(struct colod *d, const char *domain, const char *uri,
 	hc.interval = d->params.checkpoint_interval;
 	hc.has_heartbeat = true;
 	hc.heartbeat = d->params.heartbeat_interval;
-	return qmpc_helper_colo_start(&l->ctl, &hc, err);
+	rc = qmpc_helper_colo_start(&l->ctl, &hc, err);
+	/* The helper said no: not in COLO after all, and a retry must not
+	 * find it so.  (A helper that did not answer in time may still be
+	 * starting: its failover handles a secondary that goes.) */
+	if (rc < 0 && err->cls != ERROR_CLASS_TIMEOUT) {
+		set_colo_mode(d, domain, COLO_MODE_UNKNOWN,
+			      MIGRATION_STATUS_FAILED);
+		abandon_secondary(d, host, port, domain);
+	}
+	return rc;
 }
 
 int qmp_colo_start(void *opaque, const struct qmp_colo_start_args *a,

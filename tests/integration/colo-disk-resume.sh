@@ -7,7 +7,8 @@
 # with --full, and shows its progress.  A resume to a host whose image
 # is not known to be in step (here: a new one) copies all of it, and a
 # primary restarted alone keeps recording what the secondary misses.
-# While a copy runs colod still answers reads, and refuses changes.
+# While a copy runs colod still answers reads, and refuses changes; a
+# colo start whose copy fails removes the secondary it had B make.
 export COLO_NET_PAIR_DISK=16M
 # 10 ms a block: a 256-block copy lasts long enough to watch colod serve
 # other requests meanwhile.
@@ -140,3 +141,22 @@ copied=$(resync_count)
 [ "$copied" = "$after" ] || fail "copied $copied blocks, B lacked $after"
 files_equal "after a resume from a restarted primary"
 [ "$(rcli get restarted-400)" = "400-$pad" ] || fail "a value written after the restart is lost"
+
+step "a colo start that fails half way leaves nothing on B, and a retry works"
+lose_b
+back_b
+runs=$(grep -c "disk 0 resync running" "$TMP/a/colod.log")
+xl a colo start web 198.51.100.2 >"$TMP/start.out" 2>"$TMP/start.err" &
+start=$!
+wait_for 20 bash -c "[ \$(grep -c 'disk 0 resync running' $TMP/a/colod.log) -gt $runs ]" ||
+	fail "the copy did not start: $(cat "$TMP/start.err")"
+kill -9 "$(cat "$TMP/b/run/dom-web-disk0.pid")"	# B's blkrep dies mid-copy
+wait "$start" && fail "colo start succeeded without B's blkrep"
+contains "$(cat "$TMP/start.err")" "the resync failed"
+grep -q "web: removed the secondary of the failed start on tcp://198.51.100.2" "$TMP/a/colod.log" ||
+	fail "A did not remove B's secondary: $(grep -i secondary "$TMP/a/colod.log" | tail -3)"
+wait_for 10 bash -c "! COLO_RUN_DIR=$TMP/b/run $XL list | grep -qw web" ||
+	fail "B kept the secondary of the failed start: $(xl b list)"
+expect_rc 0 xl a colo start web 198.51.100.2
+files_equal "after a retried colo start"
+[ "$(rcli get restarted-400)" = "400-$pad" ] || fail "a value is lost after the retried start"
