@@ -14,6 +14,11 @@ struct image {
 	struct nbd_handle *nbd;	/* ...or an NBD export */
 	uint64_t size;
 	bool read_only;
+	/* An NBD export: how long one command may wait for its reply (0:
+	 * as long as it takes); one that did not reply in time leaves the
+	 * export lost, its later commands failing at once. */
+	int nbd_timeout_ms;
+	bool nbd_lost;
 };
 
 /* image_nbd.c: the NBD side of the calls below. */

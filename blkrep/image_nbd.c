@@ -1,12 +1,14 @@
 /* An image that is another NBD export, through libnbd: a quorum child
  * on another host.  libnbd handles are thread-safe, so the client
- * threads share one connection. */
+ * threads share one connection (the quorum serialises them anyway). */
 #include "config.h"
 #include <errno.h>
 #include <libnbd.h>
 #include <stdio.h>
 #include <string.h>
 #include "image.h"
+#include "log.h"
+#include "util.h"
 
 bool image_is_nbd_uri(const char *path)
 {
@@ -57,21 +59,63 @@ static int fail_rc(void)
 	return e > 0 ? -e : -EIO;
 }
 
+/* The longest one call drives the connection before it looks at the
+ * clock again. */
+#define POLL_SLICE_MS 100
+
+/* Waits for one command, at most img->nbd_timeout_ms: a server whose
+ * host vanished (no FIN, no RST) would otherwise hold the quorum's every
+ * request until TCP gives up, minutes later. */
+static int finish(struct image *img, int64_t cookie)
+{
+	uint64_t deadline = util_mono_us() +
+			    (uint64_t)img->nbd_timeout_ms * 1000;
+
+	if (cookie < 0)
+		return fail_rc();
+	for (;;) {
+		int done = nbd_aio_command_completed(img->nbd, (uint64_t)cookie);
+		uint64_t now = util_mono_us();
+
+		if (done == 1)
+			return 0;
+		if (done < 0)
+			return fail_rc();
+		if (img->nbd_timeout_ms && now >= deadline) {
+			log_warn("NBD child: no reply in %d ms: giving it up",
+				 img->nbd_timeout_ms);
+			img->nbd_lost = true;
+			return -ETIMEDOUT;
+		}
+		if (nbd_poll(img->nbd, POLL_SLICE_MS) < 0 &&
+		    nbd_aio_command_completed(img->nbd, (uint64_t)cookie) != 1)
+			return fail_rc();
+	}
+}
+
 int image_nbd_read(struct image *img, void *buf, size_t len, uint64_t off)
 {
-	return nbd_pread(img->nbd, buf, len, off, 0) < 0 ? fail_rc() : 0;
+	if (img->nbd_lost)
+		return -EIO;
+	return finish(img, nbd_aio_pread(img->nbd, buf, len, off,
+					 NBD_NULL_COMPLETION, 0));
 }
 
 int image_nbd_write(struct image *img, const void *buf, size_t len,
 		uint64_t off, bool fua)
 {
-	return nbd_pwrite(img->nbd, buf, len, off,
-			  fua ? LIBNBD_CMD_FLAG_FUA : 0) < 0 ? fail_rc() : 0;
+	if (img->nbd_lost)
+		return -EIO;
+	return finish(img, nbd_aio_pwrite(img->nbd, buf, len, off,
+					  NBD_NULL_COMPLETION,
+					  fua ? LIBNBD_CMD_FLAG_FUA : 0));
 }
 
 int image_nbd_flush(struct image *img)
 {
-	return nbd_flush(img->nbd, 0) < 0 ? fail_rc() : 0;
+	if (img->nbd_lost)
+		return -EIO;
+	return finish(img, nbd_aio_flush(img->nbd, NBD_NULL_COMPLETION, 0));
 }
 
 int image_nbd_trim(struct image *img, uint64_t len, uint64_t off)
@@ -79,7 +123,10 @@ int image_nbd_trim(struct image *img, uint64_t len, uint64_t off)
 	/* Advisory, as for a file: a server without TRIM keeps the data. */
 	if (nbd_can_trim(img->nbd) != 1)
 		return 0;
-	return nbd_trim(img->nbd, len, off, 0) < 0 ? fail_rc() : 0;
+	if (img->nbd_lost)
+		return -EIO;
+	return finish(img, nbd_aio_trim(img->nbd, len, off,
+					NBD_NULL_COMPLETION, 0));
 }
 
 int image_nbd_zero(struct image *img, uint64_t len, uint64_t off,
@@ -88,8 +135,11 @@ int image_nbd_zero(struct image *img, uint64_t len, uint64_t off,
 	uint32_t fl = (no_hole ? LIBNBD_CMD_FLAG_NO_HOLE : 0) |
 		      (fua ? LIBNBD_CMD_FLAG_FUA : 0);
 
+	if (img->nbd_lost)
+		return -EIO;
 	if (nbd_can_zero(img->nbd) == 1)
-		return nbd_zero(img->nbd, len, off, fl) < 0 ? fail_rc() : 0;
+		return finish(img, nbd_aio_zero(img->nbd, len, off,
+						NBD_NULL_COMPLETION, fl));
 	/* No WRITE_ZEROES on that server: write them. */
 	return image_write_zeros(img, len, off, fua);
 }

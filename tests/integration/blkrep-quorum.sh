@@ -7,7 +7,8 @@
 # leave no majority: QUORUM_FAILURE and EIO; read-pattern fifo reads
 # the first child; children of different sizes are refused; a child can
 # be another NBD export (here a plain colo-blkrep), outvoted and repaired
-# through NBD like a file.
+# through NBD like a file, and given up when it stops answering (without
+# a FIN) for --peer-timeout, so that it cannot hold the quorum.
 . "$(dirname "$0")/lib.sh"
 need_cmd qemu-io
 BLKREP=$TOP_BUILDDIR/colo-blkrep
@@ -101,5 +102,34 @@ wait_for 5 grep -q QUORUM_REPORT_BAD "$TMP/events" || fail "no QUORUM_REPORT_BAD
 grep QUORUM_REPORT_BAD "$TMP/events" | head -1 | sed 's/^/   /'
 qemu-io -f raw -c "read -P 0x6b 3M 64k" "$TMP/n.img" >"$TMP/io" 2>&1
 ! grep -q "verification failed" "$TMP/io" || fail "the NBD child was not repaired"
+kill "$EVPID" 2>/dev/null
+stop
+
+step "an NBD child that stops answering is given up after --peer-timeout"
+rm -f "$TMP/n.sock"
+"$BLKREP" --image "$TMP/n.img" --unix "$TMP/n.sock" --log "file:$TMP/n2.log" &
+NPID=$!
+CHILD_PIDS+=($NPID)
+wait_for 5 test -S "$TMP/n.sock" || fail "no child blkrep"
+rm -f "$SOCK"
+"$BLKREP" --quorum "$TMP/a.img,nbd+unix:///?socket=$TMP/n.sock,$TMP/c.img" --unix "$SOCK" \
+	--peer-timeout 500 --events "ipc://$TMP/ev/colod.events" --log "file:$TMP/q2.log" &
+QPID=$!
+CHILD_PIDS+=($QPID)
+wait_for 5 test -S "$SOCK" || fail "no quorum blkrep: $(tail -3 "$TMP/q2.log")"
+events
+io "write -P 0x3c 4M 64k"
+kill -STOP "$NPID"	# its host hangs: no reply, no FIN
+t0=$(date +%s%N)
+io "write -P 0x3d 4M 64k"
+io "read -P 0x3d 4M 64k"
+io "write -P 0x3e 5M 4k"
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "   three requests with the child hung: $ms ms"
+[ "$ms" -lt 5000 ] || fail "the hung child held the quorum for $ms ms"
+grep -q "NBD child: no reply in 500 ms: giving it up" "$TMP/q2.log" || fail "the child was not given up"
+wait_for 5 grep -q '"ret":-110,"node-name":"n.sock"' "$TMP/events" ||
+	fail "no QUORUM_REPORT_BAD for the hung child: $(cat "$TMP/events")"
+kill -CONT "$NPID"
 kill "$EVPID" 2>/dev/null
 stop
