@@ -36,6 +36,10 @@ struct server {
 	 * on TCP (the primary's blkrep) the primary's export is. */
 	struct nbd_export svm_first, then_primary;
 	const struct nbd_export *unix_exports;
+	/* On TCP: the primary's export alone (never the SVM's view, which
+	 * only the local helper may write), under --tcp-export's name. */
+	struct nbd_export tcp_exp;
+	const struct nbd_export *tcp_exports;
 	int lfd, tfd;
 	char *unix_path;
 	int max_clients;
@@ -254,7 +258,8 @@ static int open_quorum(struct server *s, const char *qlist,
 
 /* The port a TCP listener got (for --listen HOST:0), and the endpoint a
  * tcp:// control socket bound (for a wildcard port), for colod. */
-static int write_port_file(const char *path, int tfd, void *ctl)
+static int write_port_file(const char *path, int tfd, void *ctl,
+			   const char *tcp_export)
 {
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
@@ -274,16 +279,27 @@ static int write_port_file(const char *path, int tfd, void *ctl)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	fprintf(f, "%d\n%s\n", port, ep);
+	fprintf(f, "%d\n%s\n%s\n", port, ep, tcp_export ? tcp_export : "");
 	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		return -errno;
 	return 0;
 }
 
 static int open_listeners(struct server *s, const char *unix_path,
-			  const char *tcp, void *ctl, const char *port_file)
+			  const char *tcp, void *ctl, const char *port_file,
+			  const char *tcp_export)
 {
 	s->unix_exports = &s->exp;
+	s->tcp_exports = &s->exp;
+	if (s->exp.sec || tcp_export) {
+		s->tcp_exp = s->exp;
+		s->tcp_exp.next = NULL;
+		if (tcp_export) {
+			s->tcp_exp.name = tcp_export;
+			s->tcp_exp.secret = true;
+		}
+		s->tcp_exports = &s->tcp_exp;
+	}
 	if (unix_path && (s->lfd = listen_unix(s, unix_path)) < 0)
 		return -1;
 	if (tcp && (s->tfd = listen_tcp(tcp)) < 0)
@@ -295,7 +311,8 @@ static int open_listeners(struct server *s, const char *unix_path,
 		s->svm_first.next = &s->then_primary;
 		s->unix_exports = &s->svm_first;
 	}
-	if (port_file && write_port_file(port_file, s->tfd, ctl) < 0) {
+	if (port_file &&
+	    write_port_file(port_file, s->tfd, ctl, tcp_export) < 0) {
 		fprintf(stderr, "colo-blkrep: %s: %s\n", port_file,
 			strerror(errno));
 		return -1;
@@ -352,7 +369,7 @@ static void serve_once(struct server *s, void *ctl, void *peer,
 	if (iu >= 0 && (it[iu].revents & ZMQ_POLLIN))
 		accept_one(s, s->lfd, s->unix_exports);
 	if (itcp >= 0 && (it[itcp].revents & ZMQ_POLLIN))
-		accept_one(s, s->tfd, &s->exp);
+		accept_one(s, s->tfd, s->tcp_exports);
 	if (ic >= 0 && (it[ic].revents & ZMQ_POLLIN))
 		ctl_serve_one(ctl, blkrep_ctl_dispatch, bc);
 	if (ip >= 0 && (it[ip].revents & ZMQ_POLLIN))
@@ -459,8 +476,8 @@ int main(int argc, char **argv)
 		s.exp.sec = &sec;
 		sec.rep = &rep;
 		sec.sync_token = o.sync_token;
-		s.svm_exp = (struct nbd_export){ "svm", &s.img, NULL, &sec,
-						 true, NULL, NULL };
+		s.svm_exp = (struct nbd_export){ .name = "svm", .img = &s.img,
+						 .sec = &sec, .svm = true };
 		s.exp.next = &s.svm_exp;
 		bc.sec = &sec;
 	}
@@ -470,7 +487,7 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	if (open_listeners(&s, o.unix_path, o.tcp, peer ? peer : ctl,
-			   o.port_file) < 0)
+			   o.port_file, o.tcp_export) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);

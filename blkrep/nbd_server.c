@@ -118,7 +118,7 @@ static uint16_t transmission_flags(const struct nbd_export *e)
 static bool name_matches(struct conn *c, const char *name)
 {
 	for (const struct nbd_export *e = c->first; e; e = e->next)
-		if (!name[0] || strcmp(name, e->name) == 0) {
+		if ((!name[0] && !e->secret) || strcmp(name, e->name) == 0) {
 			c->e = e;
 			return true;
 		}
@@ -216,6 +216,8 @@ static int one_option(struct conn *c)
 			return opt_error(c, opt, NBD_REP_ERR_INVALID,
 					 "LIST takes no data");
 		for (const struct nbd_export *e = c->first; e; e = e->next) {
+			if (e->secret)
+				continue;
 			nlen = strnlen(e->name, 256);
 			nbd_put32(srv, (uint32_t)nlen);
 			memcpy(srv + 4, e->name, nlen);

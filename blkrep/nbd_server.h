@@ -19,6 +19,9 @@ struct nbd_export {
 	bool svm;		/* ...this export is the SVM's view of them */
 	struct quorum *qr;	/* quorum mode: the children, else NULL */
 	const struct nbd_export *next;	/* more exports on the server */
+	/* Reached only by its exact name (never as the default, "") and
+	 * never listed: the name is a capability only the primary knows. */
+	bool secret;
 };
 
 struct nbd_conn_stats {

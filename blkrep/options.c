@@ -11,7 +11,7 @@
 
 #define DEFAULT_MAX_CLIENTS 16
 
-static const char shortopts[] = "i:u:l:e:rR:D:Fm:L:v:hS:c:C:o:ft:P:p:Q:T:X:WE:K:";
+static const char shortopts[] = "i:u:l:e:rR:D:Fm:L:v:hS:c:C:o:ft:P:p:Q:T:X:WE:K:N:";
 static const struct option opts[] = {
 	{ "image", required_argument, NULL, 'i' },
 	{ "unix", required_argument, NULL, 'u' },
@@ -28,6 +28,7 @@ static const struct option opts[] = {
 	{ "port-file", required_argument, NULL, 'o' },
 	{ "fresh", no_argument, NULL, 'f' },
 	{ "sync-token", required_argument, NULL, 'K' },
+	{ "tcp-export", required_argument, NULL, 'N' },
 	{ "peer-timeout", required_argument, NULL, 't' },
 	{ "peer-ctl", required_argument, NULL, 'P' },
 	{ "pidfile", required_argument, NULL, 'p' },
@@ -45,7 +46,7 @@ static const struct option opts[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: colo-blkrep --image FILE [--unix PATH] [--listen HOST:PORT]\n"
+		"Usage: colo-blkrep --image FILE [--unix PATH] [--listen HOST:PORT [--tcp-export NAME]]\n"
 		"                   [--export NAME] [--read-only] [--max-clients N]\n"
 		"                   [--replicate NBD-URI [--dirty-map FILE] [--resync-full]]\n"
 		"                   [--peer-timeout MS]\n"
@@ -70,6 +71,9 @@ static bool combinations_ok(const struct blkrep_opts *o)
 		why = "--secondary excludes --replicate and --read-only";
 	else if (o->sync_token && !o->sec_dir)
 		why = "--sync-token goes with --secondary";
+	else if (o->tcp_export && (!o->tcp || !o->tcp_export[0] ||
+				   strlen(o->tcp_export) > 255))
+		why = "--tcp-export takes a name of 1 to 255 bytes, with --listen";
 	else if (o->sec_dir && !strcmp(o->export_name, "svm"))
 		why = "with --secondary the export name svm is the SVM's; "
 		      "pick another";
@@ -105,6 +109,7 @@ int blkrep_parse_opts(int argc, char **argv, struct blkrep_opts *o)
 		case 'o': o->port_file = optarg; break;
 		case 'f': o->fresh = true; break;
 		case 'K': o->sync_token = optarg; break;
+		case 'N': o->tcp_export = optarg; break;
 		case 't':
 			if (util_parse_ll(optarg, 100, 600000, &v) < 0) {
 				fprintf(stderr, "colo-blkrep: --peer-timeout "

@@ -8,7 +8,7 @@ struct blkrep_opts {
 	const char *image, *unix_path, *tcp, *export_name;
 	const char *replicate, *dirty, *sec_dir, *peer_ctl;
 	const char *ctl_ep, *ctl_listen, *port_file, *pidfile;
-	const char *qlist, *events_ep, *sync_token;
+	const char *qlist, *events_ep, *sync_token, *tcp_export;
 	const char *log_target, *log_level;
 	int max_clients, peer_timeout, qthreshold;
 	bool ro, full, fresh, qfifo, qrewrite;

@@ -55,10 +55,12 @@ int colo_disks_sizes(const struct domain_config *cfg, int64_t **sizes,
 	return 0;
 }
 
-/* The port file: the TCP port, then the control endpoint. */
-static int read_ports(const char *path, int64_t *port, char **ctl)
+/* The port file: the TCP port, the control endpoint, the export name
+ * (a line that may be empty). */
+static int read_ports(const char *path, int64_t *port, char **ctl,
+		char **name)
 {
-	char ep[300] = "";
+	char ep[300] = "", exp[300] = "";
 	FILE *f = fopen(path, "r");
 	long long p = 0;
 	int ok;
@@ -67,12 +69,15 @@ static int read_ports(const char *path, int64_t *port, char **ctl)
 		return -ENOENT;
 	ok = fscanf(f, "%lld %299s", &p, ep) == 2 && p > 0 &&
 	     !strncmp(ep, "tcp://", 6);
+	if (ok && fscanf(f, " %299[0-9a-zA-Z_.-]", exp) < 0)
+		exp[0] = 0;
 	fclose(f);
 	if (!ok)
 		return -EAGAIN;
 	*port = p;
 	*ctl = strdup(ep);
-	return *ctl ? 0 : -ENOMEM;
+	*name = strdup(exp);
+	return *ctl && *name ? 0 : -ENOMEM;
 }
 
 int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
@@ -80,8 +85,10 @@ int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
 {
 	ii->disk_ports = calloc(DOMAIN_MAX_DISKS, sizeof(*ii->disk_ports));
 	ii->disk_ctls = calloc(DOMAIN_MAX_DISKS, sizeof(*ii->disk_ctls));
+	ii->disk_exports = calloc(DOMAIN_MAX_DISKS, sizeof(*ii->disk_exports));
 	ii->disk_ports_count = ii->disk_ctls_count = 0;
-	if (!ii->disk_ports || !ii->disk_ctls)
+	ii->disk_exports_count = 0;
+	if (!ii->disk_ports || !ii->disk_ctls || !ii->disk_exports)
 		return -ENOMEM;
 	for (int i = 0; i < cfg->ndisks; i++) {
 		size_t k = ii->disk_ports_count;
@@ -93,7 +100,7 @@ int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
 		disks_port_file(d, cfg->name, i, path, sizeof(path));
 		for (int t = 0; t < PORT_WAIT_MS / 20 && rc < 0; t++) {
 			rc = read_ports(path, &ii->disk_ports[k],
-					&ii->disk_ctls[k]);
+					&ii->disk_ctls[k], &ii->disk_exports[k]);
 			if (rc < 0)
 				util_sleep_ms(20);
 		}
@@ -104,8 +111,10 @@ int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
 			return -EIO;
 		}
 		ii->disk_ports_count = ii->disk_ctls_count = k + 1;
+		ii->disk_exports_count = k + 1;
 	}
 	ii->has_disk_ports = ii->has_disk_ctls = ii->disk_ports_count > 0;
+	ii->has_disk_exports = ii->has_disk_ports;
 	return 0;
 }
 
@@ -251,13 +260,14 @@ static int copy_one(struct colod *d, const char *name, int disk,
 }
 
 static int replicate_one(struct colod *d, const char *name, int disk,
-		const char *host, int64_t port, const char *ctl, bool full,
-		struct colo_error *err)
+		const char *host, int64_t port, const char *export,
+		const char *ctl, bool full, struct colo_error *err)
 {
 	struct qmp_blkrep_replicate_args a = { 0 };
-	char uri[300];
+	char uri[600];
 
-	snprintf(uri, sizeof(uri), "nbd://%s:%lld", host, (long long)port);
+	snprintf(uri, sizeof(uri), "nbd://%s:%lld/%s", host, (long long)port,
+		 export);
 	a.uri = uri;
 	a.has_peer_ctl = true;
 	a.peer_ctl = (char *)ctl;
@@ -304,7 +314,8 @@ static int replicate_disk(struct colod *d, const struct domain_config *cfg,
 		return rc;
 	}
 	rc = replicate_one(d, cfg->name, i, host, ii->disk_ports[k],
-			   ii->disk_ctls[k], full, err);
+			   ii->has_disk_exports && k < ii->disk_exports_count ?
+			   ii->disk_exports[k] : "", ii->disk_ctls[k], full, err);
 	if (rc == 0 && token && disk_sync_record(d, cfg->name, i, token) < 0)
 		log_warn("domain %s: disk %d: cannot record the sync token: a "
 			 "later resume copies all of it", cfg->name, i);

@@ -88,6 +88,7 @@ struct blkrep_argv {
 	int n;
 	char pidf[4200], log[4200], ctl[4200], ovl[4200], listen[300];
 	char ctl_listen[300], portf[4200], dirty[4200], sync[4200];
+	char tcp_export[DISK_SYNC_TOKEN_LEN + 1];
 };
 
 static void add(struct blkrep_argv *a, const char *s)
@@ -110,6 +111,12 @@ static int secondary_args(struct colod *d, const struct domain_config *cfg,
 		return -e;
 	}
 	snprintf(a->listen, sizeof(a->listen), "%s:0", colo->addr);
+	/* Anyone on the replication network reaches the port: the export
+	 * answers only to a random name, which only the primary learns. */
+	if (disk_sync_new(a->tcp_export) < 0) {
+		snprintf(why, whylen, "no random bytes for an export name");
+		return -EIO;
+	}
 	snprintf(a->ctl_listen, sizeof(a->ctl_listen), "tcp://%s:*",
 		 colo->addr);
 	disks_port_file(d, cfg->name, i, a->portf, sizeof(a->portf));
@@ -119,6 +126,8 @@ static int secondary_args(struct colod *d, const struct domain_config *cfg,
 	add(a, "--fresh");	/* a new session: the migration brings the SVM */
 	add(a, "--listen");
 	add(a, a->listen);
+	add(a, "--tcp-export");
+	add(a, a->tcp_export);
 	add(a, "--ctl-listen");
 	add(a, a->ctl_listen);
 	add(a, "--port-file");

@@ -11,6 +11,9 @@
 #  - failover consistency: after a takeover the survivor's disk is the
 #    last loaded checkpoint plus the SVM's own writes since, and not the
 #    primary's later writes, which B held in its secondary disk;
+#  - on the network, B's blkrep takes epoch boundaries only on its
+#    control endpoint, and serves its NBD export only under the random
+#    name A was given (no default export, no list, no SVM view);
 #  - the survivor protects itself in turn, without a reboot: colo start
 #    from B copies its taken-over disk to the revived A.
 export COLO_NET_PAIR_DISK=16M
@@ -21,6 +24,7 @@ export COLO_BLKREP_TEST_VIEW_HASH=1
 export COLO_NET_PAIR_CMDLINE=disk_tick_ms=20
 . "$(dirname "$0")/colo-net-pair.sh"
 need_cmd nbdcopy
+need_cmd nbdinfo
 
 disk_sock() { echo "$TMP/$1/run/dom-web-disk0.sock"; }
 # The PVM's disk on A; on B the default export of the helper's socket is
@@ -45,6 +49,21 @@ peer_ep=$(sed -n 2p "$TMP/b/run/dom-web-disk0.port")
 r=$(ip netns exec "$A" "$CTL_RAW" "$peer_ep" \
 	'{"execute":"colo-phase","arguments":{"domain":"web","phase":"exit","seq":1,"mode":"secondary","takeover":true}}')
 contains "$r" "not served on the peer endpoint"
+# B's NBD port on the network answers only to the random export name
+# the primary was given: no default export, no list, no SVM view.
+port=$(sed -n 1p "$TMP/b/run/dom-web-disk0.port")
+name=$(sed -n 3p "$TMP/b/run/dom-web-disk0.port")
+[ ${#name} -eq 32 ] || fail "B's export has no random name: '$name'"
+grep -q "replicating to nbd://198.51.100.2:$port/$name" "$TMP"/a/state/log/web-disk0.log ||
+	fail "A does not replicate to the named export"
+for uri in "nbd://198.51.100.2:$port" "nbd://198.51.100.2:$port/svm" \
+	"nbd://198.51.100.2:$port/${name}x"; do
+	! ip netns exec "$A" nbdinfo --size "$uri" >/dev/null 2>&1 || fail "$uri is served"
+done
+[ "$(ip netns exec "$A" nbdinfo --size "nbd://198.51.100.2:$port/$name")" = 16777216 ] ||
+	fail "the named export is not served"
+! ip netns exec "$A" nbdinfo --list "nbd://198.51.100.2:$port" 2>/dev/null | grep -q "$name" ||
+	fail "the export name is listed"
 
 step "SET workload over 500 checkpoints: after each held one, SVM view = PVM disk"
 expect_rc 0 xl a params checkpoint-interval=10
