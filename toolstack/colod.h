@@ -96,5 +96,7 @@ void colod_test_delay(struct colod *d, const char *where);
  * runs; any other request is refused as busy with what.  The operation
  * should give up once d->quit is set. */
 void colod_serve_busy(struct colod *d, const char *what, int ms);
+/* colod_loop.c: serves until d->quit. */
+void colod_loop(struct colod *d);
 
 #endif
