@@ -81,6 +81,22 @@ json_t *ctl_reply_error(enum error_class cls, const char *desc, json_t *id)
 {
 	json_t *r = json_pack("{s:{s:s,s:s}}", "error", "class",
 			      error_class_str(cls), "desc", desc);
+	char safe[512];
+
+	/* A description that quotes the request (a JSON parse error shows
+	 * the bytes it choked on) may not be UTF-8, which a JSON string
+	 * cannot hold: the reply must still go out, with those bytes
+	 * masked. */
+	if (!r) {
+		size_t k;
+
+		for (k = 0; desc[k] && k < sizeof(safe) - 1; k++)
+			safe[k] = (unsigned char)desc[k] < 0x20 ||
+				  (unsigned char)desc[k] > 0x7e ? '?' : desc[k];
+		safe[k] = 0;
+		r = json_pack("{s:{s:s,s:s}}", "error", "class",
+			      error_class_str(cls), "desc", safe);
+	}
 
 	if (r && id)
 		json_object_set(r, "id", id);

@@ -28,6 +28,9 @@ step "not JSON"
 send ParseError 'this is not json'
 send ParseError '{"execute": "query-version"'
 send ParseError "$(printf '{"execute":"\xff\xfe"}')"
+# The parse error quotes the bytes it choked on, which are not UTF-8:
+# the reply must still be valid JSON (libFuzzer found colod sending none).
+send ParseError "$(printf '{"execute":"bloc\\\xd2\x8dry"}')"
 send ParseError '{"execute":"query-version","execute":"query-version"}'
 send ParseError "$(head -c 100000 /dev/zero | tr '\0' '[')"
 step "binary noise"
