@@ -62,14 +62,26 @@ static int fail_rc(void)
 /* The longest one call drives the connection before it looks at the
  * clock again. */
 #define POLL_SLICE_MS 100
+/* A flush may write back a large cache: it gets this many timeouts. */
+#define FLUSH_TIMEOUTS 10
+
+/* A child given up is closed at once: its command still in flight must
+ * not land in a buffer the quorum has freed, nor hold our exit. */
+static int give_up(struct image *img)
+{
+	log_warn("NBD child: no reply in time: giving it up");
+	nbd_close(img->nbd);
+	img->nbd = NULL;
+	img->nbd_lost = true;
+	return -ETIMEDOUT;
+}
 
 /* Waits for one command, at most img->nbd_timeout_ms: a server whose
  * host vanished (no FIN, no RST) would otherwise hold the quorum's every
  * request until TCP gives up, minutes later. */
-static int finish(struct image *img, int64_t cookie)
+static int finish_within(struct image *img, int64_t cookie, int ms)
 {
-	uint64_t deadline = util_mono_us() +
-			    (uint64_t)img->nbd_timeout_ms * 1000;
+	uint64_t deadline = util_mono_us() + (uint64_t)ms * 1000;
 
 	if (cookie < 0)
 		return fail_rc();
@@ -81,16 +93,17 @@ static int finish(struct image *img, int64_t cookie)
 			return 0;
 		if (done < 0)
 			return fail_rc();
-		if (img->nbd_timeout_ms && now >= deadline) {
-			log_warn("NBD child: no reply in %d ms: giving it up",
-				 img->nbd_timeout_ms);
-			img->nbd_lost = true;
-			return -ETIMEDOUT;
-		}
-		if (nbd_poll(img->nbd, POLL_SLICE_MS) < 0 &&
-		    nbd_aio_command_completed(img->nbd, (uint64_t)cookie) != 1)
-			return fail_rc();
+		if (ms && now >= deadline)
+			return give_up(img);
+		if (nbd_poll(img->nbd, POLL_SLICE_MS) < 0)
+			return nbd_aio_command_completed(img->nbd,
+					(uint64_t)cookie) == 1 ? 0 : fail_rc();
 	}
+}
+
+static int finish(struct image *img, int64_t cookie)
+{
+	return finish_within(img, cookie, img->nbd_timeout_ms);
 }
 
 int image_nbd_read(struct image *img, void *buf, size_t len, uint64_t off)
@@ -115,16 +128,17 @@ int image_nbd_flush(struct image *img)
 {
 	if (img->nbd_lost)
 		return -EIO;
-	return finish(img, nbd_aio_flush(img->nbd, NBD_NULL_COMPLETION, 0));
+	return finish_within(img, nbd_aio_flush(img->nbd, NBD_NULL_COMPLETION, 0),
+			     img->nbd_timeout_ms * FLUSH_TIMEOUTS);
 }
 
 int image_nbd_trim(struct image *img, uint64_t len, uint64_t off)
 {
+	if (img->nbd_lost)
+		return -EIO;
 	/* Advisory, as for a file: a server without TRIM keeps the data. */
 	if (nbd_can_trim(img->nbd) != 1)
 		return 0;
-	if (img->nbd_lost)
-		return -EIO;
 	return finish(img, nbd_aio_trim(img->nbd, len, off,
 					NBD_NULL_COMPLETION, 0));
 }

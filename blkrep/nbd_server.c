@@ -459,15 +459,19 @@ static int execute(struct conn *c, const struct nbd_request *r)
 			rc = replica_flush(rep);
 		break;
 	case NBD_CMD_TRIM:
-		rc = image_trim(img, r->length, r->offset);
+		rc = rep ? replica_prepare_change(rep) : 0;
+		if (rc == 0)
+			rc = image_trim(img, r->length, r->offset);
 		if (rc == 0 && fua)
 			rc = image_flush(img);
 		if (rc == 0 && rep)
 			rc = replica_trim(rep, r->length, r->offset);
 		break;
 	case NBD_CMD_WRITE_ZEROES:
-		rc = image_zero(img, r->length, r->offset,
-				r->flags & NBD_CMD_FLAG_NO_HOLE, fua);
+		rc = rep ? replica_prepare_change(rep) : 0;
+		if (rc == 0)
+			rc = image_zero(img, r->length, r->offset,
+					r->flags & NBD_CMD_FLAG_NO_HOLE, fua);
 		if (rc == 0 && rep)
 			rc = replica_zero(rep, r->length, r->offset, fua);
 		break;

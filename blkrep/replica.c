@@ -1,6 +1,7 @@
 /* Writes mirrored to the secondary blkrep over NBD. */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,97 @@ void replica_init_idle(struct replica *r, uint64_t size,
 	r->dirty_path = dirty_path;
 }
 
+/* DIRTY_MAP.open exists while a blkrep keeps the map: one left behind
+ * means the last one died, maybe between a local write and its mark, so
+ * the map may lack blocks and the whole disk must count as missed. */
+static void marker_path(const struct replica *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.open", r->dirty_path);
+}
+
+/* At open: a marker left behind makes every block count as missed. */
+static int check_marker(struct replica *r, char *err, size_t errlen)
+{
+	char path[4200];
+
+	marker_path(r, path, sizeof(path));
+	if (access(path, F_OK) < 0)
+		return 0;
+	log_warn("%s: the last run did not stop cleanly; the secondary may "
+		 "lack any block: all of them are marked", path);
+	r->marker_set = true;
+	if (dirtymap_mark(&r->dirty, 0, r->size) < 0) {
+		snprintf(err, errlen, "dirty map %s: cannot mark it",
+			 r->dirty_path);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Before the first local change the map must account for: lock held.
+ * Made durable, or the change is refused. */
+static int ensure_marker(struct replica *r)
+{
+	char path[4200];
+	int fd;
+
+	if (!r->map_open || r->marker_set)
+		return 0;
+	marker_path(r, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || fsync(fd) < 0) {
+		log_error("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	close(fd);
+	r->marker_set = true;
+	return 0;
+}
+
+int replica_prepare_change(struct replica *r)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	rc = r->closed ? -ESHUTDOWN : ensure_marker(r);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static void restore_marker(struct replica *r)
+{
+	char path[4200];
+	int fd;
+
+	if (access(r->dirty_path, F_OK) < 0)
+		return;		/* never tracked: nothing to distrust */
+	marker_path(r, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* The map synced and closed, and with it the marker; lock held. */
+static void close_map(struct replica *r)
+{
+	char path[4200];
+
+	if (r->map_open) {
+		dirtymap_sync(&r->dirty);
+		marker_path(r, path, sizeof(path));
+		unlink(path);
+		dirtymap_close(&r->dirty);
+	}
+	r->marker_set = false;
+	free(r->unflushed);
+	r->unflushed = NULL;
+	r->map_open = false;
+}
+
 static int open_map(struct replica *r, char *err, size_t errlen)
 {
 	int rc;
@@ -178,6 +270,11 @@ static int open_map(struct replica *r, char *err, size_t errlen)
 	rc = dirtymap_open(&r->dirty, r->dirty_path, r->size, err, errlen);
 	if (rc < 0)
 		return rc;
+	rc = check_marker(r, err, errlen);
+	if (rc < 0) {
+		dirtymap_close(&r->dirty);
+		return rc;
+	}
 	r->unflushed = calloc((r->dirty.nblocks + 7) / 8 + 1, 1);
 	if (!r->unflushed) {
 		dirtymap_close(&r->dirty);
@@ -218,6 +315,7 @@ int replica_attach(struct replica *r, const char *uri, char *err,
 		size_t errlen)
 {
 	char old[sizeof(r->uri)];
+	bool had_map = r->map_open;
 	int rc;
 
 	pthread_mutex_lock(&r->lock);
@@ -233,6 +331,8 @@ int replica_attach(struct replica *r, const char *uri, char *err,
 		/* Unreachable: as before (idle stays idle, not tracking). */
 		if (rc < 0)
 			memcpy(r->uri, old, sizeof(old));
+		if (rc < 0 && !had_map)
+			close_map(r);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (rc == 0)
@@ -257,18 +357,19 @@ bool replica_active(struct replica *r)
 	return a;
 }
 
+/* A clean stop: what the secondary took but never flushed is marked
+ * (no flush first: a secondary that vanished would hold the stop for
+ * the whole peer timeout, past the grace colod gives), the map synced,
+ * and only then the marker gone.  A command that comes later is
+ * refused, not written untracked. */
 void replica_close(struct replica *r)
 {
-	if (r->h) {
-		nbd_shutdown(r->h, 0);
-		nbd_close(r->h);
-	}
-	r->h = NULL;
-	if (r->map_open)
-		dirtymap_close(&r->dirty);
-	free(r->unflushed);
-	r->unflushed = NULL;
-	r->map_open = false;
+	pthread_mutex_lock(&r->lock);
+	r->closed = true;
+	if (r->h)
+		drop_secondary(r);
+	close_map(r);
+	pthread_mutex_unlock(&r->lock);
 }
 
 bool replica_degraded(struct replica *r)
@@ -290,6 +391,14 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 	int rc = -1;
 
 	pthread_mutex_lock(&r->lock);
+	if (r->closed) {
+		/* The local change is made and cannot be marked any more:
+		 * the marker again, so the next start counts everything. */
+		if (op != OP_FLUSH)
+			restore_marker(r);
+		pthread_mutex_unlock(&r->lock);
+		return 0;
+	}
 	if (r->h) {
 		int64_t cookie = -1;
 
@@ -349,6 +458,10 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 	int rc;
 
 	pthread_mutex_lock(&r->lock);
+	if (r->closed || ensure_marker(r) < 0) {
+		pthread_mutex_unlock(&r->lock);
+		return r->closed ? -ESHUTDOWN : -EIO;
+	}
 	if (r->h)
 		cookie = nbd_aio_pwrite(r->h, buf, len, off,
 					NBD_NULL_COMPLETION, fl);

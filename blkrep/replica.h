@@ -29,6 +29,8 @@ struct replica {
 	 * map then.  One bit per DIRTY_BLOCK. */
 	uint8_t *unflushed;
 	bool any_unflushed;
+	bool closed;		/* replica_close ran: changes are refused */
+	bool marker_set;	/* DIRTY_MAP.open exists (replica.c) */
 };
 
 /* Connects to uri and checks that its export has the same size. */
@@ -59,6 +61,10 @@ bool replica_degraded(struct replica *r);
  * and even that could not be written. */
 int replica_write_both(struct replica *r, struct image *img, const void *buf,
 		size_t len, uint64_t off, bool fua);
+/* Before a local zeroing or trim that replica_zero or replica_trim then
+ * mirrors: the map's marker must be on disk first (replica.c).  0, or
+ * -errno: then make no change. */
+int replica_prepare_change(struct replica *r);
 /* Each returns 0 once the secondary has the change or the dirty map
  * records it; -errno only when even the dirty map cannot be written. */
 int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua);

@@ -298,7 +298,9 @@ static int disk_put(struct secondary *s, const uint8_t *buf, uint64_t len,
 		return s->rep ? replica_write_both(s->rep, s->disk, buf, len,
 						   off, fua) :
 		       image_write(s->disk, buf, len, off, fua);
-	rc = image_zero(s->disk, len, off, true, fua);
+	rc = s->rep ? replica_prepare_change(s->rep) : 0;
+	if (rc == 0)
+		rc = image_zero(s->disk, len, off, true, fua);
 	if (rc == 0 && s->rep)
 		rc = replica_zero(s->rep, len, off, fua);
 	return rc;

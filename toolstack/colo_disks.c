@@ -119,24 +119,32 @@ int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
 }
 
 int colo_disks_syncs(struct colod *d, const struct domain_config *cfg,
-		struct incoming_info *ii)
+		struct incoming_info *ii, struct colo_error *err)
 {
 	ii->disk_syncs = calloc(DOMAIN_MAX_DISKS, sizeof(*ii->disk_syncs));
 	ii->disk_syncs_count = 0;
 	if (!ii->disk_syncs)
 		return -ENOMEM;
 	for (int i = 0; i < cfg->ndisks; i++) {
-		char tok[DISK_SYNC_TOKEN_LEN + 1] = "";
-		struct stat st;
+		char tok[DISK_SYNC_TOKEN_LEN + 1];
+		int rc;
 
 		if (!replicated(&cfg->disks[i]))
 			continue;
-		/* A token left beside an image that is gone means nothing. */
-		if (stat(cfg->disks[i].file, &st) == 0)
-			disk_sync_read(d, cfg->name, i, tok);
+		disk_sync_read(d, cfg->name, i, cfg->disks[i].file,
+			       DISK_SYNC_SECONDARY, tok);
 		ii->disk_syncs[ii->disk_syncs_count] = strdup(tok);
 		if (!ii->disk_syncs[ii->disk_syncs_count++])
 			return -ENOMEM;
+		/* Whatever this session brings (another primary, a copy
+		 * that fails half way), the old token no longer holds. */
+		rc = disk_sync_forget(d, cfg->name, i);
+		if (rc < 0) {
+			colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "disk %d: "
+				       "cannot remove its sync token: %s", i,
+				       strerror(-rc));
+			return rc;
+		}
 	}
 	ii->has_disk_syncs = ii->disk_syncs_count > 0;
 	return 0;
@@ -150,7 +158,8 @@ int colo_disks_sync_all(struct colod *d, const struct domain_config *cfg,
 
 		if (!replicated(&cfg->disks[i]))
 			continue;
-		rc = disk_sync_record(d, cfg->name, i, tok);
+		rc = disk_sync_record(d, cfg->name, i, cfg->disks[i].file,
+				      DISK_SYNC_SECONDARY, tok);
 		if (rc < 0)
 			return rc;
 	}
@@ -284,7 +293,8 @@ static bool in_step(struct colod *d, const struct domain_config *cfg,
 	char mine[DISK_SYNC_TOKEN_LEN + 1], map[4200];
 	struct stat st;
 
-	disk_sync_read(d, cfg->name, i, mine);
+	disk_sync_read(d, cfg->name, i, cfg->disks[i].file, DISK_SYNC_PRIMARY,
+		       mine);
 	snprintf(map, sizeof(map), "%s/overlay/%s-disk%d.dirty",
 		 d->cfg.state_dir, cfg->name, i);
 	return mine[0] && stat(map, &st) == 0 && ii->has_disk_syncs &&
@@ -316,7 +326,9 @@ static int replicate_disk(struct colod *d, const struct domain_config *cfg,
 	rc = replicate_one(d, cfg->name, i, host, ii->disk_ports[k],
 			   ii->has_disk_exports && k < ii->disk_exports_count ?
 			   ii->disk_exports[k] : "", ii->disk_ctls[k], full, err);
-	if (rc == 0 && token && disk_sync_record(d, cfg->name, i, token) < 0)
+	if (rc == 0 && token &&
+	    disk_sync_record(d, cfg->name, i, cfg->disks[i].file,
+			     DISK_SYNC_PRIMARY, token) < 0)
 		log_warn("domain %s: disk %d: cannot record the sync token: a "
 			 "later resume copies all of it", cfg->name, i);
 	return rc;

@@ -24,9 +24,10 @@ int colo_disks_ports(struct colod *d, const struct domain_config *cfg,
 		struct incoming_info *ii, struct colo_error *err);
 
 /* Secondary, before its blkreps start: each replicated disk's sync token
- * into ii (disk_sync.h). */
+ * into ii (disk_sync.h), and off the disk: until the session records
+ * its own, nothing vouches for the image.  0, or -errno with err set. */
 int colo_disks_syncs(struct colod *d, const struct domain_config *cfg,
-		struct incoming_info *ii);
+		struct incoming_info *ii, struct colo_error *err);
 /* Secondary, once the session is set up: records its token with every
  * replicated disk. */
 int colo_disks_sync_all(struct colod *d, const struct domain_config *cfg,

@@ -19,7 +19,8 @@
 #define COLOD_DEFAULT_CONFIG	"/etc/colo-kvm/colod.conf"
 #define COLOD_CTL_SOCKET	"colod.ctl"
 #define COLOD_EVENT_SOCKET	"colod.events"
-#define COLO_PROTOCOL_VERSION	1
+/* 2: COLO disks carry sync tokens and named exports (IncomingInfo). */
+#define COLO_PROTOCOL_VERSION	2
 
 struct colod_config {
 	char *config_path;

@@ -101,10 +101,10 @@ static int incoming(struct colod *d, const char *config, bool colo,
 		return rc;
 	}
 	/* The images' tokens as they were before this session. */
-	if (colo && colo_disks_syncs(d, &cfg, ret) < 0) {
+	if (colo && (rc = colo_disks_syncs(d, &cfg, ret, err)) < 0) {
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR, "out of memory");
 		domain_config_fini(&cfg);
-		return -ENOMEM;
+		return rc;
 	}
 	rc = domains_create_incoming(d, &cfg, addr, colo, disk_sizes,
 				     ndisk_sizes, &port, err);

@@ -37,22 +37,29 @@ static bool well_formed(const char *tok)
 	return true;
 }
 
+static const char *const role_names[] = { "primary", "secondary" };
+
 void disk_sync_read(struct colod *d, const char *name, int i,
+		const char *image, enum disk_sync_role role,
 		char tok[DISK_SYNC_TOKEN_LEN + 1])
 {
-	char path[4200], buf[DISK_SYNC_TOKEN_LEN + 2] = "";
+	char path[4200], buf[DISK_SYNC_TOKEN_LEN + 1], who[16];
+	unsigned long long dev, ino;
+	struct stat st;
 	FILE *f;
 
 	tok[0] = 0;
+	if (stat(image, &st) < 0)
+		return;		/* no image: nothing can be in step */
 	disk_sync_path(d, name, i, path, sizeof(path));
 	f = fopen(path, "re");
 	if (!f)
 		return;
-	if (fgets(buf, sizeof(buf), f)) {
-		buf[strcspn(buf, "\n")] = 0;
-		if (well_formed(buf))
-			memcpy(tok, buf, DISK_SYNC_TOKEN_LEN + 1);
-	}
+	if (fscanf(f, "%32s %15s %llu %llu", buf, who, &dev, &ino) == 4 &&
+	    well_formed(buf) && !strcmp(who, role_names[role]) &&
+	    dev == (unsigned long long)st.st_dev &&
+	    ino == (unsigned long long)st.st_ino)
+		memcpy(tok, buf, DISK_SYNC_TOKEN_LEN + 1);
 	fclose(f);
 }
 
@@ -73,14 +80,17 @@ static int sync_dir(const char *path)
 }
 
 int disk_sync_record(struct colod *d, const char *name, int i,
-		const char *tok)
+		const char *image, enum disk_sync_role role, const char *tok)
 {
 	char path[4200], tmp[4300];
+	struct stat st;
 	FILE *f;
 	int rc = 0;
 
 	if (!well_formed(tok))
 		return -EINVAL;
+	if (stat(image, &st) < 0)
+		return -errno;
 	snprintf(path, sizeof(path), "%s/overlay", d->cfg.state_dir);
 	mkdir(path, 0700);
 	disk_sync_path(d, name, i, path, sizeof(path));
@@ -88,7 +98,9 @@ int disk_sync_record(struct colod *d, const char *name, int i,
 	f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
-	if (fprintf(f, "%s\n", tok) < 0 || fflush(f) != 0 ||
+	if (fprintf(f, "%s %s %llu %llu\n", tok, role_names[role],
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino) < 0 || fflush(f) != 0 ||
 	    fsync(fileno(f)) < 0)
 		rc = -errno;
 	if (fclose(f) != 0 && rc == 0)

@@ -173,6 +173,18 @@ static int spawn_one(struct colod *d, const struct domain_config *cfg,
 		add(&a, "--dirty-map");
 		add(&a, a.dirty);
 	}
+	/* Used any other way, the image stops being a secondary copy. */
+	if (!colo && !disk->readonly) {
+		char tok[DISK_SYNC_TOKEN_LEN + 1];
+
+		disk_sync_read(d, cfg->name, i, disk->file, DISK_SYNC_SECONDARY,
+			       tok);
+		if (tok[0] && (rc = disk_sync_forget(d, cfg->name, i)) < 0) {
+			snprintf(why, whylen, "cannot remove the sync token of "
+				 "%s: %s", disk->file, strerror(-rc));
+			return rc;
+		}
+	}
 	if (colo && !disk->readonly) {
 		rc = secondary_image(disk->file, colo->sizes &&
 				     (size_t)k < colo->nsizes ? colo->sizes[k] :

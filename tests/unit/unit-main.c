@@ -30,6 +30,7 @@ int main(void)
 	unit_suite_link();
 	unit_suite_overlay();
 	unit_suite_sha256();
+	unit_suite_disk_sync();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();

@@ -17,6 +17,7 @@ void unit_suite_rewriter(void);
 void unit_suite_link(void);
 void unit_suite_overlay(void);
 void unit_suite_sha256(void);
+void unit_suite_disk_sync(void);
 
 /* Adds a suite with its tests; aborts the run if CUnit cannot. */
 struct unit_case {
