@@ -28,9 +28,10 @@ BLKREP=$TOP_BUILDDIR/colo-blkrep
 NBDB=$TOP_BUILDDIR/bench/nbd-bench
 command -v qemu-img >/dev/null || { echo "blkrep-bench: qemu-img missing; skipped"; exit 0; }
 [ -x "$NBDB" ] || { echo "blkrep-bench: build bench/nbd-bench first (make bench)"; exit 1; }
-W=$(mktemp -d /var/tmp/colo-blkbench.XXXXXX)
+W=$(mktemp -d -p /var/tmp)
+SHM=$(mktemp -d -p /dev/shm)	# the secondary host's own disk, stood in for
 PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$W" "$SHM"' EXIT
 SIZE=1G
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -64,8 +65,6 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
 # Allocated up front, so no run pays for block allocation that another
 # does not.
-SHM=$(mktemp -d /dev/shm/colo-blkbench.XXXXXX)
-trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$W" "$SHM"' EXIT
 for f in local alone prim sec prim2 cprim csec; do fallocate -l $SIZE "$W/$f.img"; done
 fallocate -l $SIZE "$SHM/sec2.img"
 serve alone --image "$W/alone.img" --unix "$W/alone.sock"

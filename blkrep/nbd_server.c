@@ -424,6 +424,7 @@ static int execute(struct conn *c, const struct nbd_request *r)
 	struct image *img = c->e->img;
 	struct replica *rep = c->e->rep;
 	bool fua = r->flags & NBD_CMD_FLAG_FUA;
+	bool no_hole = r->flags & NBD_CMD_FLAG_NO_HOLE;
 	int rc = 0;
 
 	if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE) &&
@@ -459,21 +460,19 @@ static int execute(struct conn *c, const struct nbd_request *r)
 			rc = replica_flush(rep);
 		break;
 	case NBD_CMD_TRIM:
-		rc = rep ? replica_prepare_change(rep) : 0;
-		if (rc == 0)
-			rc = image_trim(img, r->length, r->offset);
+		if (rep) {
+			rc = replica_trim_both(rep, img, r->length, r->offset,
+					       fua);
+			break;
+		}
+		rc = image_trim(img, r->length, r->offset);
 		if (rc == 0 && fua)
 			rc = image_flush(img);
-		if (rc == 0 && rep)
-			rc = replica_trim(rep, r->length, r->offset);
 		break;
 	case NBD_CMD_WRITE_ZEROES:
-		rc = rep ? replica_prepare_change(rep) : 0;
-		if (rc == 0)
-			rc = image_zero(img, r->length, r->offset,
-					r->flags & NBD_CMD_FLAG_NO_HOLE, fua);
-		if (rc == 0 && rep)
-			rc = replica_zero(rep, r->length, r->offset, fua);
+		rc = rep ? replica_zero_both(rep, img, r->length, r->offset,
+					     no_hole, fua) :
+		     image_zero(img, r->length, r->offset, no_hole, fua);
 		break;
 	case NBD_CMD_CACHE:
 		break;	/* the page cache does this on its own */

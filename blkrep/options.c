@@ -82,9 +82,22 @@ static bool combinations_ok(const struct blkrep_opts *o)
 	return !why;
 }
 
-int blkrep_parse_opts(int argc, char **argv, struct blkrep_opts *o)
+/* optarg as an integer option in [lo, hi], or a message and false. */
+static bool int_arg(const char *name, long long lo, long long hi, int *out)
 {
 	long long v;
+
+	if (util_parse_ll(optarg, lo, hi, &v) < 0) {
+		fprintf(stderr, "colo-blkrep: --%s must be %lld to %lld\n",
+			name, lo, hi);
+		return false;
+	}
+	*out = (int)v;
+	return true;
+}
+
+int blkrep_parse_opts(int argc, char **argv, struct blkrep_opts *o)
+{
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -111,23 +124,17 @@ int blkrep_parse_opts(int argc, char **argv, struct blkrep_opts *o)
 		case 'K': o->sync_token = optarg; break;
 		case 'N': o->tcp_export = optarg; break;
 		case 't':
-			if (util_parse_ll(optarg, 100, 600000, &v) < 0) {
-				fprintf(stderr, "colo-blkrep: --peer-timeout "
-					"must be 100 to 600000 ms\n");
+			if (!int_arg("peer-timeout", 100, 600000,
+				     &o->peer_timeout))
 				return 2;
-			}
-			o->peer_timeout = (int)v;
 			break;
 		case 'P': o->peer_ctl = optarg; break;
 		case 'p': o->pidfile = optarg; break;
 		case 'Q': o->qlist = optarg; break;
 		case 'T':
-			if (util_parse_ll(optarg, 1, QUORUM_MAX, &v) < 0) {
-				fprintf(stderr, "colo-blkrep: --vote-threshold "
-					"must be 1 to %d\n", QUORUM_MAX);
+			if (!int_arg("vote-threshold", 1, QUORUM_MAX,
+				     &o->qthreshold))
 				return 2;
-			}
-			o->qthreshold = (int)v;
 			break;
 		case 'X':
 			if (strcmp(optarg, "quorum") && strcmp(optarg, "fifo")) {
@@ -140,12 +147,8 @@ int blkrep_parse_opts(int argc, char **argv, struct blkrep_opts *o)
 		case 'W': o->qrewrite = true; break;
 		case 'E': o->events_ep = optarg; break;
 		case 'm':
-			if (util_parse_ll(optarg, 1, 1024, &v) < 0) {
-				fprintf(stderr, "colo-blkrep: --max-clients "
-					"must be 1 to 1024\n");
+			if (!int_arg("max-clients", 1, 1024, &o->max_clients))
 				return 2;
-			}
-			o->max_clients = (int)v;
 			break;
 		case 'L': o->log_target = optarg; break;
 		case 'v': o->log_level = optarg; break;

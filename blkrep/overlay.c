@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "crc32c.h"
 #include "overlay.h"
+#include "util.h"
 
 #define HDR_SIZE 4096
 #define REC_HDR 32
@@ -324,26 +325,6 @@ int ovl_read(struct overlay *o, uint64_t block, bool oldest, void *data)
 	return read_ver(o, &e->v[oldest ? 0 : e->n - 1], data);
 }
 
-static void sync_dir(const char *path)
-{
-	char dir[4200], *slash;
-	int fd;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 /* Copies every live version into a new file, then renames it over the
  * old one: a crash leaves either file whole. */
 static int compact(struct overlay *o)
@@ -387,7 +368,7 @@ static int compact(struct overlay *o)
 	close(o->fd);
 	o->fd = n.fd;
 	o->end = n.end;
-	sync_dir(o->path);
+	util_sync_parent(o->path);
 	return 0;
 }
 

@@ -197,29 +197,37 @@ static int check_marker(struct replica *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* The marker, on disk; 0 or -EIO (logged). */
+static int create_marker(const struct replica *r)
+{
+	char path[4200];
+	int fd, rc;
+
+	marker_path(r, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	rc = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0)
+		rc = util_sync_parent(path);
+	if (rc < 0)
+		log_error("%s: %s", path, strerror(-rc));
+	return rc < 0 ? -EIO : 0;
+}
+
 /* Before the first local change the map must account for: lock held.
  * Made durable, or the change is refused. */
 static int ensure_marker(struct replica *r)
 {
-	char path[4200];
-	int fd;
-
 	if (!r->map_open || r->marker_set)
 		return 0;
-	marker_path(r, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || fsync(fd) < 0) {
-		log_error("%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (create_marker(r) < 0)
 		return -EIO;
-	}
-	close(fd);
 	r->marker_set = true;
 	return 0;
 }
 
-int replica_prepare_change(struct replica *r)
+static int prepare_change(struct replica *r)
 {
 	int rc;
 
@@ -229,20 +237,6 @@ int replica_prepare_change(struct replica *r)
 	return rc;
 }
 
-static void restore_marker(struct replica *r)
-{
-	char path[4200];
-	int fd;
-
-	if (access(r->dirty_path, F_OK) < 0)
-		return;		/* never tracked: nothing to distrust */
-	marker_path(r, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
 
 /* The map synced and closed, and with it the marker; lock held. */
 static void close_map(struct replica *r)
@@ -394,8 +388,8 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 	if (r->closed) {
 		/* The local change is made and cannot be marked any more:
 		 * the marker again, so the next start counts everything. */
-		if (op != OP_FLUSH)
-			restore_marker(r);
+		if (op != OP_FLUSH && access(r->dirty_path, F_OK) == 0)
+			create_marker(r);
 		pthread_mutex_unlock(&r->lock);
 		return 0;
 	}
@@ -431,14 +425,26 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 	return rc;
 }
 
-int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua)
+int replica_zero_both(struct replica *r, struct image *img, uint64_t len,
+		uint64_t off, bool no_hole, bool fua)
 {
-	return mirror(r, OP_ZERO, len, off, fua);
+	int rc = prepare_change(r);
+
+	if (rc == 0)
+		rc = image_zero(img, len, off, no_hole, fua);
+	return rc < 0 ? rc : mirror(r, OP_ZERO, len, off, fua);
 }
 
-int replica_trim(struct replica *r, uint64_t len, uint64_t off)
+int replica_trim_both(struct replica *r, struct image *img, uint64_t len,
+		uint64_t off, bool fua)
 {
-	return mirror(r, OP_TRIM, len, off, false);
+	int rc = prepare_change(r);
+
+	if (rc == 0)
+		rc = image_trim(img, len, off);
+	if (rc == 0 && fua)
+		rc = image_flush(img);
+	return rc < 0 ? rc : mirror(r, OP_TRIM, len, off, false);
 }
 
 int replica_flush(struct replica *r)

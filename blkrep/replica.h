@@ -56,19 +56,18 @@ uint64_t replica_missed(struct replica *r);
 bool replica_active(struct replica *r);
 void replica_close(struct replica *r);
 bool replica_degraded(struct replica *r);
-/* The local write and the secondary's together (see replica.c); 0, or
- * the local write's -errno, or the dirty map's when the secondary failed
- * and even that could not be written. */
+/* The local change and the secondary's together (see replica.c); 0, or
+ * the local change's -errno, or the dirty map's when the secondary
+ * failed and even that could not be written. */
 int replica_write_both(struct replica *r, struct image *img, const void *buf,
 		size_t len, uint64_t off, bool fua);
-/* Before a local zeroing or trim that replica_zero or replica_trim then
- * mirrors: the map's marker must be on disk first (replica.c).  0, or
- * -errno: then make no change. */
-int replica_prepare_change(struct replica *r);
-/* Each returns 0 once the secondary has the change or the dirty map
- * records it; -errno only when even the dirty map cannot be written. */
-int replica_zero(struct replica *r, uint64_t len, uint64_t off, bool fua);
-int replica_trim(struct replica *r, uint64_t len, uint64_t off);
+int replica_zero_both(struct replica *r, struct image *img, uint64_t len,
+		uint64_t off, bool no_hole, bool fua);
+/* The secondary's copy is trimmed too, and FUA flushes ours. */
+int replica_trim_both(struct replica *r, struct image *img, uint64_t len,
+		uint64_t off, bool fua);
+/* 0 once the secondary flushed or is left; the local flush is the
+ * caller's. */
 int replica_flush(struct replica *r);
 
 /* For resync: reconnects a degraded replica; 0 or -errno (err says). */

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "replica.h"
 #include "secondary.h"
+#include "util.h"
 
 #define BLK OVL_BLOCK
 
@@ -56,32 +57,20 @@ static int commit_block(void *opaque, uint64_t b, const void *data)
 	return image_write(s->disk, data, n, off, false);
 }
 
-/* Hidden first, then active over it: rerunning it after a crash writes
- * the same bytes again, so it can simply start over. */
 /* Durably, and before the disk changes: a crash in between must not
  * leave a token beside a disk that already holds the SVM's writes. */
 static void forget_token(const char *path)
 {
-	char dir[4096], *slash;
-	int fd;
+	int rc = util_unlink_synced(path);
 
-	if (unlink(path) < 0 && errno != ENOENT) {
+	if (rc < 0)
 		log_error("cannot remove the sync token %s (%s): remove it by "
-			"hand, or a resume to this host may copy too little",
-			path, strerror(errno));
-		return;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = 0;
-	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+			  "hand, or a resume to this host may copy too little",
+			  path, strerror(-rc));
 }
 
+/* Hidden first, then active over it: rerunning it after a crash writes
+ * the same bytes again, so it can simply start over. */
 static int commit_locked(struct secondary *s)
 {
 	int rc;
@@ -89,7 +78,6 @@ static int commit_locked(struct secondary *s)
 	if (s->sync_token)
 		forget_token(s->sync_token);
 	rc = ovl_sync(&s->hidden);
-
 	if (rc == 0)
 		rc = ovl_sync(&s->active);
 	if (rc == 0)
@@ -292,18 +280,12 @@ int sec_svm_read(struct secondary *s, void *buf, size_t len, uint64_t off)
 static int disk_put(struct secondary *s, const uint8_t *buf, uint64_t len,
 		    uint64_t off, bool fua)
 {
-	int rc;
-
 	if (buf)
 		return s->rep ? replica_write_both(s->rep, s->disk, buf, len,
 						   off, fua) :
 		       image_write(s->disk, buf, len, off, fua);
-	rc = s->rep ? replica_prepare_change(s->rep) : 0;
-	if (rc == 0)
-		rc = image_zero(s->disk, len, off, true, fua);
-	if (rc == 0 && s->rep)
-		rc = replica_zero(s->rep, len, off, fua);
-	return rc;
+	return s->rep ? replica_zero_both(s->rep, s->disk, len, off, true, fua) :
+	       image_zero(s->disk, len, off, true, fua);
 }
 
 /* Writes (or zeroes, buf NULL) through the SVM's view: whole blocks go

@@ -110,6 +110,34 @@ int util_mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+int util_sync_parent(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int util_unlink_synced(const char *path)
+{
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return util_sync_parent(path);
+}
+
 bool util_pid_alive(pid_t pid)
 {
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);

@@ -23,6 +23,11 @@ int util_parse_ll(const char *s, long long min, long long max,
 int util_parse_bool(const char *s, bool *out);
 
 int util_mkdir_p(const char *path, mode_t mode);
+/* Syncs the directory that holds path, so that a rename, a creation or
+ * an unlink there is on disk.  0 or -errno. */
+int util_sync_parent(const char *path);
+/* Removes path (a missing one is fine) and syncs its directory. */
+int util_unlink_synced(const char *path);
 bool util_pid_alive(pid_t pid);
 
 /* Takes an exclusive, non-blocking lock on path and writes our pid into

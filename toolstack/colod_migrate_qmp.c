@@ -194,6 +194,16 @@ static int split_uri(const char *uri, char *host, size_t len, int *port)
 	return *host ? 0 : -EINVAL;
 }
 
+/* A client of the peer colod at host:port (ep says where), over CURVE
+ * when configured; 0 or -errno. */
+static int open_peer(struct colod *d, const char *host, int port,
+		struct ctl_client *c, char *ep, size_t eplen)
+{
+	snprintf(ep, eplen, "tcp://%s:%d", host, port);
+	return ctl_client_open_curve(c, ep, PEER_TIMEOUT_MS, d->cfg.curve ?
+				     &d->cfg.curve_keys : NULL);
+}
+
 /* Asks the peer to make ready; returns the incoming helper's port. */
 static int prepare_peer(struct colod *d, const char *host, int port,
 		const char *config, bool colo, const int64_t *disk_sizes,
@@ -215,9 +225,7 @@ static int prepare_peer(struct colod *d, const char *host, int port,
 	int64_t mine = host_tsc_khz();
 	int rc;
 
-	snprintf(ep, sizeof(ep), "tcp://%s:%d", host, port);
-	rc = ctl_client_open_curve(&c, ep, PEER_TIMEOUT_MS, d->cfg.curve ?
-				   &d->cfg.curve_keys : NULL);
+	rc = open_peer(d, host, port, &c, ep, sizeof(ep));
 	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR,
 			       "cannot reach the peer colod at %s", ep);
@@ -278,9 +286,7 @@ static void abandon_secondary(struct colod *d, const char *host, int port,
 	struct ctl_client c;
 	char ep[300];
 
-	snprintf(ep, sizeof(ep), "tcp://%s:%d", host, port);
-	if (ctl_client_open_curve(&c, ep, PEER_TIMEOUT_MS, d->cfg.curve ?
-				  &d->cfg.curve_keys : NULL) < 0) {
+	if (open_peer(d, host, port, &c, ep, sizeof(ep)) < 0) {
 		log_warn("%s: cannot reach %s to remove the secondary of the "
 			 "failed start: destroy it there by hand", domain, ep);
 		return;

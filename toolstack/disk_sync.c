@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "disk_sync.h"
+#include "util.h"
 
 void disk_sync_path(struct colod *d, const char *name, int i, char *buf,
 		size_t len)
@@ -63,22 +64,6 @@ void disk_sync_read(struct colod *d, const char *name, int i,
 	fclose(f);
 }
 
-/* The directory entry change itself must reach the disk. */
-static int sync_dir(const char *path)
-{
-	char dir[4200];
-	int fd, rc = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	*strrchr(dir, '/') = 0;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		rc = -errno;
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
 int disk_sync_record(struct colod *d, const char *name, int i,
 		const char *image, enum disk_sync_role role, const char *tok)
 {
@@ -109,7 +94,7 @@ int disk_sync_record(struct colod *d, const char *name, int i,
 		rc = -errno;
 	if (rc < 0)
 		unlink(tmp);
-	return rc < 0 ? rc : sync_dir(path);
+	return rc < 0 ? rc : util_sync_parent(path);
 }
 
 int disk_sync_forget(struct colod *d, const char *name, int i)
@@ -117,7 +102,5 @@ int disk_sync_forget(struct colod *d, const char *name, int i)
 	char path[4200];
 
 	disk_sync_path(d, name, i, path, sizeof(path));
-	if (unlink(path) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return sync_dir(path);
+	return util_unlink_synced(path);
 }
