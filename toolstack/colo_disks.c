@@ -225,7 +225,7 @@ static int wait_resync(struct colod *d, const char *name, int disk,
 			return -ETIMEDOUT;
 		}
 		/* A copy takes minutes: heartbeats and reads go on. */
-		colod_serve_busy(d, what, 50);
+		colod_serve_busy(d, name, what, 50);
 		if (d->quit) {
 			colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "colod is "
 				       "shutting down");

@@ -60,6 +60,7 @@ struct colod {
 	/* Set while a long operation holds the loop (colod_serve_busy):
 	 * what it is, for the requests that must wait. */
 	const char *busy;
+	const char *busy_dom;	/* ...and the domain it works on */
 	/* The last outgoing migration of each domain, kept after the
 	 * domain has left, for query-migrate. */
 	struct {
@@ -90,13 +91,17 @@ void colod_emit(void *opaque, const char *name, json_t *data);
  * can kill colod in the middle of one.  No-op unless the variable is set. */
 void colod_test_delay(struct colod *d, const char *where);
 
-/* For a long operation (a colo start copying disks) that would hold the
- * loop for minutes: waits up to ms while serving what must not wait.
- * Heartbeats go out and are judged (another domain's failover cannot
- * wait), peers' heartbeats and reads are answered, a manual failover
- * runs; any other request is refused as busy with what.  The operation
+/* For a long operation on domain dom (a colo start copying its disks)
+ * that would hold the loop for minutes: waits up to ms while serving
+ * what must not wait.  Heartbeats go out and are judged (another
+ * domain's failover cannot wait), peers' heartbeats and reads are
+ * answered, a manual failover runs, other domains' helper events are
+ * handled and new event subscribers welcomed; any other request is
+ * refused as busy with what.  dom's own helper events wait for the
+ * operation: one may remove the domain it works on.  The operation
  * should give up once d->quit is set. */
-void colod_serve_busy(struct colod *d, const char *what, int ms);
+void colod_serve_busy(struct colod *d, const char *dom, const char *what,
+		int ms);
 /* colod_loop.c: serves until d->quit. */
 void colod_loop(struct colod *d);
 

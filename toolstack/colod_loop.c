@@ -126,25 +126,37 @@ static void serve_base(struct colod *d, const zmq_pollitem_t *pi)
 		hb_tick(d);
 }
 
-void colod_serve_busy(struct colod *d, const char *what, int ms)
+void colod_serve_busy(struct colod *d, const char *dom, const char *what,
+		int ms)
 {
 	uint64_t end = util_mono_us() + (uint64_t)ms * 1000;
-	const char *outer = d->busy;
+	const char *outer = d->busy, *outer_dom = d->busy_dom;
 	uint64_t now;
 
 	d->busy = what;
+	d->busy_dom = dom;
 	while (!d->quit && (now = util_mono_us()) < end) {
-		zmq_pollitem_t pi[PI_BASE];
+		zmq_pollitem_t pi[PI_BASE + 1 + 2 * DOMAINS_MAX];
 		long wait = (long)((end - now) / 1000) + 1;
+		int nd;
 
 		if (wait > hb_poll_ms(d))
 			wait = hb_poll_ms(d);
 		base_pollitems(d, pi);
-		if (zmq_poll(pi, PI_BASE, wait) < 0 && errno != EINTR)
+		pi[PI_BASE] = (zmq_pollitem_t){ d->pub, 0, ZMQ_POLLIN, 0 };
+		/* Nested in another busy wait, whose domain this one would
+		 * not skip: no helper events at all. */
+		nd = outer ? 0 : domains_pollitems(d, pi + PI_BASE + 1,
+						   2 * DOMAINS_MAX, dom);
+		if (zmq_poll(pi, PI_BASE + 1 + nd, wait) < 0 && errno != EINTR)
 			break;
+		if (pi[PI_BASE].revents & ZMQ_POLLIN)
+			drain_subscriptions(d);
+		domains_handle(d, pi + PI_BASE + 1, nd);
 		serve_base(d, pi);
 	}
 	d->busy = outer;
+	d->busy_dom = outer_dom;
 }
 
 void colod_loop(struct colod *d)
@@ -155,7 +167,8 @@ void colod_loop(struct colod *d)
 
 		base_pollitems(d, pi);
 		pi[PI_BASE] = (zmq_pollitem_t){ d->pub, 0, ZMQ_POLLIN, 0 };
-		nd = domains_pollitems(d, pi + PI_BASE + 1, 2 * DOMAINS_MAX);
+		nd = domains_pollitems(d, pi + PI_BASE + 1, 2 * DOMAINS_MAX,
+				       d->busy_dom);
 		if (zmq_poll(pi, PI_BASE + 1 + nd, hb_poll_ms(d)) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -104,6 +104,19 @@ int qmp_query_host_info(void *opaque, struct host_info *ret,
 	return 0;
 }
 
+/* How long a read request (list, colo status) waits for a helper's live
+ * figures: it holds the loop meanwhile, heartbeats included, so a hung
+ * or dying helper must cost less than half the heartbeat limit, or the
+ * peer would take this host for dead.  Failing that, the figures come
+ * from the state database. */
+static int quick_ms(const struct colod *d)
+{
+	long ms = (long)d->params.heartbeat_interval *
+		  d->params.heartbeat_misses / 2;
+
+	return ms < 20 ? 20 : ms > 2000 ? 2000 : (int)ms;
+}
+
 /* Live figures from the domain's helper, when it answers quickly. */
 static void refresh_from_helper(struct colod *d, struct domain_info *o)
 {
@@ -115,7 +128,7 @@ static void refresh_from_helper(struct colod *d, struct domain_info *o)
 	if (!l)
 		return;
 	saved = l->ctl.timeout_ms;
-	l->ctl.timeout_ms = 2000;
+	l->ctl.timeout_ms = quick_ms(d);
 	if (qmpc_helper_query(&l->ctl, &hi, &err) == 0) {
 		o->cpu_time = hi.cpu_time;
 		o->state = hi.state;
@@ -196,7 +209,7 @@ static void colo_status_add_helper(struct colod *d, const char *name,
 	if (!l)
 		return;
 	saved = l->ctl.timeout_ms;
-	l->ctl.timeout_ms = 2000;
+	l->ctl.timeout_ms = quick_ms(d);
 	if (qmpc_helper_query_colo(&l->ctl, &hs, &err) < 0) {
 		l->ctl.timeout_ms = saved;
 		colo_error_clear(&err);

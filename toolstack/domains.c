@@ -608,11 +608,14 @@ void domains_fini(struct colod *d)
 	d->doms.n = 0;
 }
 
-int domains_pollitems(struct colod *d, zmq_pollitem_t *pi, int max)
+int domains_pollitems(struct colod *d, zmq_pollitem_t *pi, int max,
+		const char *skip)
 {
 	int k = 0;
 
 	for (int i = 0; i < d->doms.n && k + 2 <= max; i++) {
+		if (skip && strcmp(d->doms.v[i]->name, skip) == 0)
+			continue;
 		pi[k++] = (zmq_pollitem_t){ d->doms.v[i]->sub, 0, ZMQ_POLLIN, 0 };
 		pi[k++] = (zmq_pollitem_t){ NULL, d->doms.v[i]->pidfd,
 					    d->doms.v[i]->pidfd >= 0 ?

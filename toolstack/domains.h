@@ -71,8 +71,10 @@ void domains_sync_checkpoints(struct colod *d, struct dom_link *l);
 void domains_checkpoints_tick(struct colod *d);
 void domains_fini(struct colod *d);
 
-/* The main loop polls these: two items per domain. */
-int domains_pollitems(struct colod *d, zmq_pollitem_t *pi, int max);
+/* The main loop polls these: two items per domain, but none for the
+ * domain named skip (NULL: none skipped). */
+int domains_pollitems(struct colod *d, zmq_pollitem_t *pi, int max,
+		const char *skip);
 void domains_handle(struct colod *d, zmq_pollitem_t *pi, int n);
 
 /* The helper binary: $COLO_DOM_HELPER, else next to colod, else sbindir. */

@@ -7,7 +7,8 @@
 # with --full, and shows its progress.  A resume to a host whose image
 # is not known to be in step (here: a new one) copies all of it, and a
 # primary restarted alone keeps recording what the secondary misses.
-# While a copy runs colod still answers reads, and refuses changes; a
+# While a copy runs colod still answers reads, handles other domains'
+# helper events, and refuses changes; a
 # colo start whose copy fails removes the secondary it had B make.
 export COLO_NET_PAIR_DISK=16M
 # 10 ms a block: a 256-block copy lasts long enough to watch colod serve
@@ -100,6 +101,19 @@ n=$(lacks)
 [ "$n" -gt 0 ] && [ "$n" -lt 256 ] || fail "lacks $n blocks"
 back_b
 rm -f "$TMP/b/disks/web.img"	# a replaced host, or a lost image
+# A second domain on A, whose helper dies while web's disk is copied.
+cat >"$TMP/aux.xml" <<XML
+<domain type='kvm'>
+  <name>aux</name>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type><kernel>$TOP_BUILDDIR/tests/guests/counter.elf</kernel>
+  <cmdline>pages=30 per_tick=2 report=100 tick_us=20000</cmdline></os>
+</domain>
+XML
+expect_rc 0 xl a create "$TMP/aux.xml"
+aux_pid=$(db a "SELECT helper_pid FROM domains WHERE name = 'aux'")
+[ -n "$aux_pid" ] || fail "no helper pid for aux"
 runs=$(grep -c "disk 0 resync running" "$TMP/a/colod.log")
 xl a colo resume web 198.51.100.2 >"$TMP/resume.out" 2>"$TMP/resume.err" &
 resume=$!
@@ -111,7 +125,22 @@ contains "$OUT" "web"
 expect_rc 0 xl a colo status web
 expect_rc 1 xl a pause web
 contains "$ERR" "colod is busy copying disk 0 of web to its secondary"
+# A hung helper costs a read request less than the heartbeat limit:
+# else B, not yet protected by a COLO stream, would take A for dead.
+lost=$(grep -c "lost heartbeat" "$TMP/b/colod.log")
+kill -STOP "$aux_pid"
+for i in 1 2 3; do xl a list >/dev/null || fail "list with aux hung"; done
+[ "$(grep -c "lost heartbeat" "$TMP/b/colod.log")" = "$lost" ] ||
+	fail "a hung helper on A stalled A's heartbeats: $(grep "lost heartbeat" "$TMP/b/colod.log" | tail -1)"
+# Another domain's helper events are handled meanwhile: its crash too.
+dones=$(grep -c "disk 0 resync completed" "$TMP/a/colod.log")
+kill -9 "$aux_pid"
+wait_for 5 bash -c "COLO_RUN_DIR=$TMP/a/run $XL list | grep -Eq '^aux .* ----c- '" ||
+	fail "aux's crash is not shown: $(xl a list)"
+[ "$(grep -c "disk 0 resync completed" "$TMP/a/colod.log")" = "$dones" ] ||
+	fail "aux's crash was handled only after web's copy"
 kill -0 "$resume" 2>/dev/null || fail "the copy ended before colod was asked"
+xl a destroy aux >/dev/null
 wait "$resume" || fail "colo resume: $(cat "$TMP/resume.err")"
 grep -q "disk 0 on 198.51.100.2 is not known to be in step" "$TMP/a/colod.log" ||
 	fail "A trusted its map for an image B just created"
