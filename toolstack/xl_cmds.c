@@ -636,8 +636,9 @@ static const struct xl_cmd colo_commands[] = {
 	{ "start", cmd_colo_start, "DOM HOST[:PORT]",
 	  "Protect a domain with COLO, its secondary on the colod at HOST.",
 	  "The domain is live-migrated into lock-step with a secondary that\n"
-	  "the colod at HOST (peer port 7788) creates; from then on the\n"
-	  "primary checkpoints every checkpoint-interval ms.  Image-file\n"
+	  "the colod at HOST (peer port 7788) creates; HOST is an IPv4\n"
+	  "address or a host name.  From then on the primary checkpoints\n"
+	  "every checkpoint-interval ms.  Image-file\n"
 	  "disks are first copied whole to the secondary's colo-blkrep, then\n"
 	  "every write goes to both.  Returns after the first checkpoint.\n",
 	  false, NULL },

@@ -46,6 +46,11 @@ expect_rc 0 xl d console -w 1500 web </dev/null
 contains "$OUT" "CHECK ok sum"
 expect_rc 1 xl d create "$TMP/web.xml"
 contains "$ERR" "domain 'web' already exists"
+# IPv6 literals are refused with a clear error, not misread.
+for uri in fe80::1 '[::1]:7788' '[::1]'; do
+	expect_rc 1 xl d colo start web "$uri"
+	contains "$ERR" "HOST an IPv4 address or a host name"
+done
 
 step "pause stops the guest, unpause resumes it"
 expect_rc 0 xl d pause web
