@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "crc32c.h"
 #include "overlay.h"
@@ -258,18 +259,25 @@ void ovl_close(struct overlay *o)
 	o->fd = -1;
 }
 
-static int append(struct overlay *o, uint32_t type, uint64_t block,
-		  uint64_t epoch, const void *data)
+static void record_header(uint8_t *rh, uint32_t type, uint64_t block,
+			  uint64_t epoch, const void *data)
 {
-	uint8_t rh[REC_HDR] = { 0 };
-	ssize_t n;
-
+	memset(rh, 0, REC_HDR);
 	put32(rh, REC_MAGIC);
 	put32(rh + 4, type);
 	put64(rh + 8, block);
 	put64(rh + 16, epoch);
 	put32(rh + 24, data ? crc32c(0, data, OVL_BLOCK) : 0);
 	put32(rh + 28, crc32c(0, rh, 28));
+}
+
+static int append(struct overlay *o, uint32_t type, uint64_t block,
+		  uint64_t epoch, const void *data)
+{
+	uint8_t rh[REC_HDR];
+	ssize_t n;
+
+	record_header(rh, type, block, epoch, data);
 	n = pwrite(o->fd, rh, REC_HDR, (off_t)o->end);
 	if (n != REC_HDR)
 		return n < 0 ? -errno : -EIO;
@@ -282,21 +290,65 @@ static int append(struct overlay *o, uint32_t type, uint64_t block,
 	return 0;
 }
 
+/* Room in the index for block's version of epoch, made before the
+ * record is logged: a logged record the index refused would make the
+ * file unreadable at the next open.  Checked (create false) for every
+ * block of a run before any entry is made (create true); an entry left
+ * empty by a later failure is skipped everywhere and freed by a drop. */
+static int index_room(struct overlay *o, uint64_t block, uint64_t epoch,
+		      bool create)
+{
+	struct ovl_entry *e = find(o, block, create);
+
+	if (!e)
+		return create ? -ENOMEM : 0;
+	if (e->n == OVL_EPOCHS && !ovl_has(o, block, epoch))
+		return -ENOSPC;
+	return 0;
+}
+
+int ovl_put_run(struct overlay *o, uint64_t first, unsigned n, uint64_t epoch,
+		const void *data)
+{
+	const uint64_t rec = REC_HDR + OVL_BLOCK;
+	uint8_t (*rh)[REC_HDR];
+	struct iovec *iov;
+	int rc = 0;
+
+	if (n == 0 || n > OVL_RUN_MAX)
+		return n ? -EINVAL : 0;
+	for (unsigned i = 0; rc == 0 && i < n; i++)
+		rc = index_room(o, first + i, epoch, false);
+	for (unsigned i = 0; rc == 0 && i < n; i++)
+		rc = index_room(o, first + i, epoch, true);
+	if (rc < 0)
+		return rc;
+	rh = malloc((size_t)n * REC_HDR);
+	iov = malloc(2 * (size_t)n * sizeof(*iov));
+	if (!rh || !iov)
+		rc = -ENOMEM;
+	for (unsigned i = 0; rc == 0 && i < n; i++) {
+		const uint8_t *p = (const uint8_t *)data + (size_t)i * OVL_BLOCK;
+
+		record_header(rh[i], REC_DATA, first + i, epoch, p);
+		iov[2 * i] = (struct iovec){ rh[i], REC_HDR };
+		iov[2 * i + 1] = (struct iovec){ (void *)p, OVL_BLOCK };
+	}
+	if (rc == 0)
+		rc = util_pwritev_all(o->fd, iov, 2 * (int)n, o->end);
+	for (unsigned i = 0; rc == 0 && i < n; i++)
+		rc = index_put(o, first + i, epoch, o->end + i * rec + REC_HDR);
+	if (rc == 0)
+		o->end += n * rec;
+	free(rh);
+	free(iov);
+	return rc;
+}
+
 int ovl_put(struct overlay *o, uint64_t block, uint64_t epoch,
 	    const void *data)
 {
-	struct ovl_entry *e = find(o, block, true);
-	uint64_t at = o->end + REC_HDR;
-	int rc;
-
-	/* Room in the index first: a logged record the index refused
-	 * would make the file unreadable at the next open. */
-	if (!e)
-		return -ENOMEM;
-	if (e->n == OVL_EPOCHS && !ovl_has(o, block, epoch))
-		return -ENOSPC;
-	rc = append(o, REC_DATA, block, epoch, data);
-	return rc < 0 ? rc : index_put(o, block, epoch, at);
+	return ovl_put_run(o, block, 1, epoch, data);
 }
 
 bool ovl_has(struct overlay *o, uint64_t block, uint64_t epoch)
@@ -428,6 +480,8 @@ int ovl_each(struct overlay *o, bool oldest,
 	for (uint32_t b = 0; rc == 0 && b < o->nbuckets; b++)
 		for (struct ovl_entry *e = o->bucket[b]; rc == 0 && e;
 		     e = e->next) {
+			if (e->n == 0)
+				continue;
 			rc = read_ver(o, &e->v[oldest ? 0 : e->n - 1], buf);
 			if (rc > 0)
 				rc = fn(opaque, e->block, buf);

@@ -53,6 +53,12 @@ void ovl_close(struct overlay *o);
  * version of that epoch is replaced. */
 int ovl_put(struct overlay *o, uint64_t block, uint64_t epoch,
 	    const void *data);
+/* The same for n blocks from first (n * OVL_BLOCK bytes of data), at
+ * most OVL_RUN_MAX, in one write: a 1 MiB guest write saves its 256
+ * pre-images with one system call, not 512. */
+#define OVL_RUN_MAX 256
+int ovl_put_run(struct overlay *o, uint64_t first, unsigned n, uint64_t epoch,
+		const void *data);
 /* Whether block has a version of exactly epoch. */
 bool ovl_has(struct overlay *o, uint64_t block, uint64_t epoch);
 /* Reads block's oldest (oldest) or newest version; 1 if there was one,

@@ -19,15 +19,23 @@
 
 /* Reads block b of the secondary disk; the last block of a disk whose
  * size is not a multiple of BLK is padded with zeros. */
-static int disk_block(struct secondary *s, uint64_t b, uint8_t *data)
+/* Blocks b .. b+count-1 of the disk, in one read; the part past the end
+ * of a disk whose size is not a multiple of BLK reads as zeros. */
+static int disk_blocks(struct secondary *s, uint64_t b, unsigned count,
+		       uint8_t *data)
 {
-	uint64_t off = b * BLK, n = BLK;
+	uint64_t off = b * BLK, n = (uint64_t)count * BLK;
 
 	if (off + n > s->disk->size) {
 		n = s->disk->size - off;
-		memset(data + n, 0, BLK - n);
+		memset(data + n, 0, (uint64_t)count * BLK - n);
 	}
 	return image_read(s->disk, data, n, off);
+}
+
+static int disk_block(struct secondary *s, uint64_t b, uint8_t *data)
+{
+	return disk_blocks(s, b, 1, data);
 }
 
 /* The SVM's view of block b: active, else the oldest pre-image, else
@@ -194,23 +202,47 @@ void sec_close(struct secondary *s)
  * the host dies the SVM dies with it, so no view is ever read from the
  * overlays again (a new session starts them --fresh).  Only a takeover
  * needs them on disk, and the commit syncs them first. */
+/* The blocks from b on, up to last and OVL_RUN_MAX, that still lack a
+ * pre-image of this epoch. */
+static unsigned run_lacking(struct secondary *s, uint64_t b, uint64_t last)
+{
+	unsigned n = 0;
+
+	while (b + n <= last && n < OVL_RUN_MAX &&
+	       !ovl_has(&s->hidden, b + n, s->epoch))
+		n++;
+	return n;
+}
+
 static int save_pre_images(struct secondary *s, uint64_t len, uint64_t off)
 {
-	uint8_t *data;
-	int rc;
+	uint64_t b, last, blocks;
+	uint8_t *data = NULL;
+	int rc = 0;
 
-	if (s->epoch == 0)
+	if (s->epoch == 0 || len == 0)
 		return 0;
-	data = malloc(BLK);
-	rc = data ? 0 : -ENOMEM;
-	for (uint64_t b = off / BLK; rc == 0 && len && b <= (off + len - 1) / BLK;
-	     b++) {
-		if (ovl_has(&s->hidden, b, s->epoch))
+	last = (off + len - 1) / BLK;
+	blocks = last - off / BLK + 1;
+	/* Runs of blocks: one read of the disk and one write of the
+	 * overlay for each. */
+	for (b = off / BLK; rc == 0 && b <= last;) {
+		unsigned n = run_lacking(s, b, last);
+
+		if (n == 0) {
+			b++;
 			continue;
-		rc = disk_block(s, b, data);
+		}
+		if (!data && !(data = malloc((blocks < OVL_RUN_MAX ? blocks :
+					      OVL_RUN_MAX) * BLK)))
+			rc = -ENOMEM;
 		if (rc == 0)
-			rc = ovl_put(&s->hidden, b, s->epoch, data);
-		s->pre_images++;
+			rc = disk_blocks(s, b, n, data);
+		if (rc == 0)
+			rc = ovl_put_run(&s->hidden, b, n, s->epoch, data);
+		if (rc == 0)
+			s->pre_images += n;
+		b += n;
 	}
 	free(data);
 	return rc;

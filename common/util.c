@@ -210,6 +210,24 @@ int util_writev_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
+int util_pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t done = pwritev(fd, iov, n > IOV_MAX ? IOV_MAX : n,
+				       (off_t)off);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done < 0)
+			return -errno;
+		if (done == 0)
+			return -EIO;
+		off += (uint64_t)done;
+		iov_advance(&iov, &n, (size_t)done);
+	}
+	return 0;
+}
+
 int util_readv_all(int fd, struct iovec *iov, int n)
 {
 	iov_advance(&iov, &n, 0);	/* nothing to read is not an end */

@@ -41,6 +41,8 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 /* writev until every byte is out (iov is consumed); 0 or -errno. */
 struct iovec;
 int util_writev_all(int fd, struct iovec *iov, int n);
+/* The same at file offset off (pwritev). */
+int util_pwritev_all(int fd, struct iovec *iov, int n, uint64_t off);
 /* readv until every iovec is full (iov is consumed); 0, -EPIPE when the
  * file ends first, or -errno. */
 int util_readv_all(int fd, struct iovec *iov, int n);

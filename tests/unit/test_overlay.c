@@ -164,6 +164,43 @@ static void test_full_block(void)
 	unit_rmdir(d);
 }
 
+/* A run of blocks in one write: each block its own record, replayed as
+ * such; a run with one block that has no room is refused whole, before
+ * anything is logged. */
+static void test_run(void)
+{
+	static uint8_t run[3 * OVL_BLOCK];
+	char *d = unit_mkdtemp(), path[256], err[256];
+	struct overlay o;
+	uint64_t end;
+
+	snprintf(path, sizeof(path), "%s/r.ovl", d);
+	CU_ASSERT_EQUAL_FATAL(ovl_open(&o, path, 1 << 20, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++)
+		memset(run + i * OVL_BLOCK, 0x10 + i, OVL_BLOCK);
+	CU_ASSERT_EQUAL(ovl_put_run(&o, 20, 3, 7, run), 0);
+	CU_ASSERT_EQUAL(ovl_put_run(&o, 0, OVL_RUN_MAX + 1, 7, run), -EINVAL);
+	CU_ASSERT_EQUAL(ovl_put_run(&o, 0, 0, 7, run), 0);
+	for (uint64_t e = 1; e <= OVL_EPOCHS; e++)
+		CU_ASSERT_EQUAL(ovl_put(&o, 31, e, blk), 0);
+	end = o.end;
+	CU_ASSERT_EQUAL(ovl_put_run(&o, 30, 2, OVL_EPOCHS + 1, run), -ENOSPC);
+	CU_ASSERT_EQUAL(o.end, end);
+	CU_ASSERT_FALSE(ovl_has(&o, 30, OVL_EPOCHS + 1));
+	CU_ASSERT_EQUAL(ovl_read(&o, 30, false, got), 0);
+	ovl_close(&o);
+	CU_ASSERT_EQUAL_FATAL(ovl_open(&o, path, 1 << 20, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(o.live, 3 + OVL_EPOCHS);
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_TRUE(ovl_has(&o, 20 + (uint64_t)i, 7));
+		CU_ASSERT_EQUAL(ovl_read(&o, 20 + (uint64_t)i, true, got), 1);
+		CU_ASSERT_EQUAL(memcmp(got, run + i * OVL_BLOCK, OVL_BLOCK), 0);
+	}
+	CU_ASSERT_FALSE(ovl_has(&o, 23, 7));
+	ovl_close(&o);
+	unit_rmdir(d);
+}
+
 void unit_suite_overlay(void)
 {
 	static const struct unit_case cases[] = {
@@ -172,6 +209,7 @@ void unit_suite_overlay(void)
 		{ "foreign file", test_foreign_file },
 		{ "compaction", test_compaction },
 		{ "full block", test_full_block },
+		{ "run of blocks", test_run },
 		{ NULL, NULL },
 	};
 
