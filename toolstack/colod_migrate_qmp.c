@@ -73,6 +73,18 @@ int qmp_x_peer_hello(void *opaque, const struct qmp_x_peer_hello_args *a,
 static int set_colo_mode(struct colod *d, const char *name,
 		enum colo_mode mode, enum migration_status ms);
 
+static void remove_incoming(struct colod *d, const char *name)
+{
+	struct colo_error err = { 0 };
+
+	if (domains_destroy(d, name, &err) < 0)
+		log_warn("domain %s: the failed incoming is left: %s", name,
+			 err.desc);
+	else
+		log_info("domain %s: removed the failed incoming", name);
+	colo_error_clear(&err);
+}
+
 /* Both kinds of incoming domain: a migration, or a COLO secondary. */
 static int incoming(struct colod *d, const char *config, bool colo,
 		const char *peer, const int64_t *disk_sizes, size_t ndisk_sizes,
@@ -81,6 +93,7 @@ static int incoming(struct colod *d, const char *config, bool colo,
 {
 	struct domain_config cfg;
 	char why[512], addr[256];
+	bool created;
 	int rc, port = 0;
 
 	if (!d->cfg.peer_listen) {
@@ -108,6 +121,12 @@ static int incoming(struct colod *d, const char *config, bool colo,
 	}
 	rc = domains_create_incoming(d, &cfg, addr, colo, disk_sizes,
 				     ndisk_sizes, &port, err);
+	created = rc == 0;
+	if (rc == 0 && getenv("COLOD_TEST_FAIL_INCOMING")) {
+		colo_error_set(err, ERROR_CLASS_GENERIC_ERROR, "test: incoming "
+			       "made to fail once the domain exists");
+		rc = -EIO;
+	}
 	if (rc == 0 && port <= 0) {
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
 			       "the incoming helper reported no port");
@@ -138,6 +157,11 @@ static int incoming(struct colod *d, const char *config, bool colo,
 	    colo_disks_sync_all(d, &cfg, disk_token) < 0)
 		log_warn("domain %s: cannot record the disks' sync token",
 			 cfg.name);
+	/* The primary gets the error and makes nothing of it: what was made
+	 * here goes, or it would wait for a stream forever and a retry
+	 * would find the name taken. */
+	if (rc < 0 && created)
+		remove_incoming(d, cfg.name);
 	domain_config_fini(&cfg);
 	ret->port = port;
 	return rc;

@@ -8,8 +8,9 @@
 # is not known to be in step (here: a new one) copies all of it, and a
 # primary restarted alone keeps recording what the secondary misses.
 # While a copy runs colod still answers reads, handles other domains'
-# helper events, and refuses changes; a
-# colo start whose copy fails removes the secondary it had B make.
+# helper events, and refuses changes; a colo start whose copy fails
+# removes the secondary it had B make, and one whose incoming fails on B
+# after B made the domain leaves nothing there either.
 export COLO_NET_PAIR_DISK=16M
 # 10 ms a block: a 256-block copy lasts long enough to watch colod serve
 # other requests meanwhile.
@@ -186,6 +187,23 @@ grep -q "web: removed the secondary of the failed start on tcp://198.51.100.2" "
 	fail "A did not remove B's secondary: $(grep -i secondary "$TMP/a/colod.log" | tail -3)"
 wait_for 10 bash -c "! COLO_RUN_DIR=$TMP/b/run $XL list | grep -qw web" ||
 	fail "B kept the secondary of the failed start: $(xl b list)"
+# B's own part fails once it made the domain: B removes it by itself.
+restart_b() {
+	local pid
+	pid=$(colod_pid b)
+	kill "$pid"
+	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || fail "B's colod did not stop"
+	start_colod b
+}
+COLOD_TEST_FAIL_INCOMING=1 restart_b
+expect_rc 1 xl a colo start web 198.51.100.2
+contains "$ERR" "test: incoming made to fail once the domain exists"
+grep -q "domain web: removed the failed incoming" "$TMP/b/colod.log" ||
+	fail "B did not remove its failed incoming: $(tail -5 "$TMP/b/colod.log")"
+expect_rc 0 xl b list
+echo "$OUT" | grep -qw web && fail "B kept its failed incoming: $OUT"
+[ -e "$TMP/b/run/dom-web-disk0.pid" ] && fail "B kept the failed incoming's blkrep"
+restart_b
 expect_rc 0 xl a colo start web 198.51.100.2
 files_equal "after a retried colo start"
 [ "$(rcli get restarted-400)" = "400-$pad" ] || fail "a value is lost after the retried start"
