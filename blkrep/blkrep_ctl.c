@@ -1,5 +1,6 @@
-/* Phase notifications for blkrep.  On a primary, paused marks the epoch
- * boundary at the secondary's colo-blkrep and replies only once it is
+/* Phase notifications for blkrep.  On a primary, paused waits for the
+ * secondary to answer every write so far, marks the epoch boundary at
+ * the secondary's colo-blkrep and replies only once it is
  * acknowledged: the helper resumes the PVM after every listener
  * answered, so no write of the new epoch can overtake the mark.  On a
  * secondary, loaded drops what checkpoint N covers and exit with a
@@ -77,6 +78,10 @@ int qmp_colo_phase(void *opaque, const struct qmp_colo_phase_args *a,
 	}
 	switch (a->phase) {
 	case COLO_PHASE_PAUSED:
+		/* Writes still on their way (replica_window.h) belong to
+		 * the epoch that ends here: answered before the mark. */
+		if (b->peer && b->rep)
+			replica_drain(b->rep);
 		if (b->peer)
 			rc = mark_boundary(b, (uint64_t)a->seq, err);
 		if (rc == 0 && b->job && !b->sec)

@@ -4,6 +4,7 @@
 #include "config.h"
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -215,6 +216,11 @@ static void accept_one(struct server *s, int lfd,
 	c->exports = exports;
 	c->fd = fd;
 	s->accepted++;
+	/* Replies are small: one must not wait for the ACK of another
+	 * (Nagle) while the client waits for both, as at a flush. */
+	if (sa.ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+			   sizeof(int));
 	if (sa.ss_family == AF_UNIX ||
 	    getnameinfo((struct sockaddr *)&sa, len, c->peer, sizeof(c->peer),
 			NULL, 0, NI_NUMERICHOST))

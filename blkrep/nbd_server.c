@@ -448,8 +448,8 @@ static int execute(struct conn *c, const struct nbd_request *r)
 	case NBD_CMD_WRITE:
 		if (get(c, c->buf, r->length) < 0)
 			return -EPIPE;
-		rc = rep ? replica_write_both(rep, img, c->buf, r->length,
-					      r->offset, fua) :
+		rc = rep ? replica_write_pass(rep, img, &c->buf, &c->cap,
+					      r->length, r->offset, fua) :
 		     image_write(img, c->buf, r->length, r->offset, fua);
 		if (rc == 0)
 			c->st->bytes_written += r->length;

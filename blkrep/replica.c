@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "replica.h"
+#include "replica_window.h"
 #include "util.h"
 
 static void note_unflushed(struct replica *r, uint64_t off, uint64_t len)
@@ -33,6 +34,8 @@ static void drop_secondary(struct replica *r)
 {
 	nbd_close(r->h);
 	r->h = NULL;
+	window_reset(r);
+	r->remote_err = 0;
 	for (uint64_t b = 0; r->any_unflushed && b < r->dirty.nblocks; b++)
 		if (r->unflushed[b / 8] & (1u << (b % 8)))
 			dirtymap_mark(&r->dirty, b * DIRTY_BLOCK, 1);
@@ -46,6 +49,26 @@ static void degrade(struct replica *r, const char *what, const char *why)
 		 "the blocks it misses are tracked for a resync", r->uri,
 		 what, why ? why : nbd_get_error());
 	drop_secondary(r);
+}
+
+/* A window write the secondary failed: the secondary is left, and the
+ * write, unflushed, goes to the map with the others.  Lock held. */
+static void settle(struct replica *r)
+{
+	if (r->h && r->remote_err)
+		degrade(r, "write", strerror(r->remote_err));
+}
+
+/* Before a command that must follow every write in the window (a flush
+ * covers only writes already answered; a synchronous write or a resync
+ * copy must not race one): the window emptied.  Lock held. */
+static void quiesce(struct replica *r)
+{
+	const char *why;
+
+	if (r->h && window_drain(r, &why) < 0)
+		degrade(r, "write", why);
+	settle(r);
 }
 
 /* Waits for one command, at most r->timeout_ms: a secondary whose host
@@ -126,6 +149,7 @@ int replica_copy_block(struct replica *r, struct image *img, uint8_t *buf,
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
+	quiesce(r);
 	if (!r->h)
 		rc = -EIO;
 	if (rc == 0)
@@ -147,6 +171,7 @@ int replica_flush_strict(struct replica *r)
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
+	quiesce(r);
 	if (!r->h) {
 		rc = -EIO;
 	} else if (wait_cmd(r, nbd_aio_flush(r->h, NBD_NULL_COMPLETION, 0),
@@ -362,6 +387,7 @@ void replica_close(struct replica *r)
 	r->closed = true;
 	if (r->h)
 		drop_secondary(r);
+	window_free(r);
 	close_map(r);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -393,6 +419,7 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 		pthread_mutex_unlock(&r->lock);
 		return 0;
 	}
+	quiesce(r);
 	if (r->h) {
 		int64_t cookie = -1;
 
@@ -411,6 +438,9 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 		}
 		rc = wait_cmd(r, cookie, op == OP_FLUSH ? "flush" :
 			      op == OP_ZERO ? "zero" : "trim");
+		if (rc == 0 && r->remote_err)
+			rc = -1;
+		settle(r);
 		if (rc == 0 && op == OP_FLUSH)
 			flushed(r);
 		else if (rc == 0 && !fua)
@@ -468,6 +498,7 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 		pthread_mutex_unlock(&r->lock);
 		return r->closed ? -ESHUTDOWN : -EIO;
 	}
+	quiesce(r);
 	if (r->h)
 		cookie = nbd_aio_pwrite(r->h, buf, len, off,
 					NBD_NULL_COMPLETION, fl);
@@ -482,4 +513,78 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 		rc = dirtymap_mark(&r->dirty, off, len);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
+}
+
+/* Claims a window slot and sends the write from it; the slot takes the
+ * caller's buffer and leaves its spare one in return.  NULL (degraded)
+ * when the secondary is gone or does not answer.  Lock held. */
+static struct replica_slot *send_windowed(struct replica *r, uint8_t **bufp,
+		size_t *capp, size_t len, uint64_t off)
+{
+	struct replica_slot *s;
+	const char *why = NULL;
+	uint8_t *spare;
+	size_t spare_cap;
+
+	settle(r);
+	if (!r->h)
+		return NULL;
+	s = window_claim(r, off, len, &why);
+	if (!s) {
+		degrade(r, "write", why);
+		return NULL;
+	}
+	spare = s->buf;
+	spare_cap = s->cap;
+	s->buf = *bufp;
+	s->cap = *capp;
+	*bufp = spare;
+	*capp = spare_cap;
+	if (window_send(r, s) < 0) {
+		/* The payload goes back to the caller, for the local copy. */
+		*bufp = s->buf;
+		*capp = s->cap;
+		s->buf = spare;
+		s->cap = spare_cap;
+		degrade(r, "write", NULL);
+		return NULL;
+	}
+	/* Unflushed from now on: losing the secondary marks it. */
+	note_unflushed(r, off, len);
+	return s;
+}
+
+int replica_write_pass(struct replica *r, struct image *img, uint8_t **bufp,
+		size_t *capp, size_t len, uint64_t off, bool fua)
+{
+	struct replica_slot *s;
+	const char *why = NULL;
+	int rc;
+
+	if (fua)
+		return replica_write_both(r, img, *bufp, len, off, true);
+	pthread_mutex_lock(&r->lock);
+	if (r->closed || ensure_marker(r) < 0) {
+		pthread_mutex_unlock(&r->lock);
+		return r->closed ? -ESHUTDOWN : -EIO;
+	}
+	s = send_windowed(r, bufp, capp, len, off);
+	/* Meanwhile libnbd has put on the wire what the socket took. */
+	rc = image_write(img, s ? s->buf : *bufp, len, off, false);
+	if (s && window_push(r, &why) < 0)
+		degrade(r, "write", why);
+	settle(r);
+	/* Degraded before or now: on record for the resync (a write the
+	 * window held is marked already; twice does no harm). */
+	if (rc == 0 && !r->h && r->map_open)
+		rc = dirtymap_mark(&r->dirty, off, len);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+void replica_drain(struct replica *r)
+{
+	pthread_mutex_lock(&r->lock);
+	quiesce(r);
+	pthread_mutex_unlock(&r->lock);
 }

@@ -1,6 +1,9 @@
 /* The primary's copy of every write on the secondary, through libnbd.
- * While the secondary is reachable a write is acknowledged only once both
- * sides have it (and with FUA or a flush, once both made it durable).
+ * While the secondary is reachable a plain write is acknowledged once
+ * local and on its way to the secondary, at most REPLICA_WINDOW of them
+ * unanswered (replica_window.h); a FUA write, a zeroing or trim once both
+ * sides have it; a flush once both made every earlier write durable.
+ * An epoch boundary waits for the window to empty (replica_drain).
  * When the secondary fails the primary goes on alone, degraded, and the
  * dirty map records every block the secondary misses from then on. */
 #ifndef COLO_BLKREP_REPLICA_H
@@ -14,6 +17,19 @@
 
 /* How long a command may wait for the secondary before it is dropped. */
 #define REPLICA_TIMEOUT_MS 3000
+/* Plain writes on their way to the secondary at once (replica_window.h),
+ * and their bytes. */
+#define REPLICA_WINDOW 4
+#define REPLICA_WINDOW_BYTES (16u << 20)
+
+struct replica;
+struct replica_slot {
+	struct replica *r;
+	uint8_t *buf;		/* the payload, owned until answered */
+	size_t cap;
+	uint64_t off, len;
+	bool busy;
+};
 
 struct replica {
 	pthread_mutex_t lock;	/* guards h across client threads */
@@ -31,6 +47,10 @@ struct replica {
 	bool any_unflushed;
 	bool closed;		/* replica_close ran: changes are refused */
 	bool marker_set;	/* DIRTY_MAP.open exists (replica.c) */
+	struct replica_slot slot[REPLICA_WINDOW];
+	unsigned inflight;
+	uint64_t inflight_bytes;
+	int remote_err;		/* errno of a window write that failed */
 };
 
 /* Connects to uri and checks that its export has the same size. */
@@ -58,9 +78,19 @@ void replica_close(struct replica *r);
 bool replica_degraded(struct replica *r);
 /* The local change and the secondary's together (see replica.c); 0, or
  * the local change's -errno, or the dirty map's when the secondary
- * failed and even that could not be written. */
+ * failed and even that could not be written.  Returns once the
+ * secondary answered. */
 int replica_write_both(struct replica *r, struct image *img, const void *buf,
 		size_t len, uint64_t off, bool fua);
+/* The same for a caller that hands over its payload buffer *bufp (of
+ * *capp bytes): a plain write returns once the secondary's copy is on
+ * the wire, and *bufp, *capp are then another buffer (maybe NULL, 0)
+ * for the caller's next request.  FUA writes wait as above. */
+int replica_write_pass(struct replica *r, struct image *img, uint8_t **bufp,
+		size_t *capp, size_t len, uint64_t off, bool fua);
+/* Waits until the secondary answered every write so far (an epoch
+ * boundary must not overtake one); degrades if it does not. */
+void replica_drain(struct replica *r);
 int replica_zero_both(struct replica *r, struct image *img, uint64_t len,
 		uint64_t off, bool no_hole, bool fua);
 /* The secondary's copy is trimmed too, and FUA flushes ours. */

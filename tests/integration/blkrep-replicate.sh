@@ -138,4 +138,32 @@ n=$(popcount "$TMP/p.img.dirty")
 echo "   dirty blocks: $n (2 acknowledged but unflushed, 1 written after the loss)"
 [ "$b0" -eq 0 ] && [ "$n" -eq 3 ] || fail "dirty map holds $n blocks (before: $b0), not 3"
 kill "$PPID_"
+wait "$PPID_" 2>/dev/null
+
+step "writes acknowledged before the secondary answered count as missed when it hangs"
+# Plain writes complete once local and on the wire (a window of 4): a
+# secondary that stops answering holds the fifth until --peer-timeout,
+# then the primary goes on alone, the four it never answered marked.
+start_secondary
+rm -f "$TMP/p.img.dirty"
+d0=$(grep -c "resync done" "$TMP/p.log")
+start_primary --resync-full --peer-timeout 500
+wait_for 30 bash -c "[ \$(grep -c 'resync done' $TMP/p.log) -gt $d0 ]" ||
+	fail "$(tail -3 "$TMP/p.log")"
+kill -STOP "$SPID"
+for i in 1 2 3 4 5 6; do echo "write -P 0xa$i $((60 + i))M 4k"; done >"$TMP/io.cmds"
+echo quit >>"$TMP/io.cmds"
+qemu-io -t writeback -f raw "$P" <"$TMP/io.cmds" >"$TMP/io.out" 2>&1
+[ "$(grep -c "wrote 4096/4096" "$TMP/io.out")" -eq 6 ] || fail "writes: $(cat "$TMP/io.out")"
+n=$(popcount "$TMP/p.img.dirty")
+echo "   dirty blocks: $n (4 in the window when the secondary hung, 2 after)"
+[ "$n" -eq 6 ] || fail "dirty map holds $n blocks, not 6"
+kill -9 "$SPID"
+kill -CONT "$SPID" 2>/dev/null
+wait "$SPID" 2>/dev/null
+start_secondary
+kill -USR1 "$PPID_"
+wait_for 10 grep -q "resync done: 6 blocks copied" "$TMP/p.log" || fail "$(tail -3 "$TMP/p.log")"
+expect_rc 0 qemu-img compare -f raw -F raw "$TMP/p.img" "$TMP/s.img"
+kill "$PPID_"
 echo ok
