@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "crc32c.h"
+#include "log.h"
 #include "overlay.h"
 #include "util.h"
 
@@ -336,10 +337,22 @@ int ovl_put_run(struct overlay *o, uint64_t first, unsigned n, uint64_t epoch,
 	}
 	if (rc == 0)
 		rc = util_pwritev_all(o->fd, iov, 2 * (int)n, o->end);
-	for (unsigned i = 0; rc == 0 && i < n; i++)
-		rc = index_put(o, first + i, epoch, o->end + i * rec + REC_HDR);
-	if (rc == 0)
+	if (rc == 0) {
+		uint64_t at = o->end;
+
+		/* Past the records before the index points at them, so no
+		 * later append can land on one. */
 		o->end += n * rec;
+		for (unsigned i = 0; rc == 0 && i < n; i++)
+			rc = index_put(o, first + i, epoch,
+				       at + i * rec + REC_HDR);
+	} else if (rc != -ENOMEM) {
+		/* Whole records the failed write left past the end would
+		 * replay after a restart: cut them off (best effort). */
+		if (ftruncate(o->fd, (off_t)o->end) < 0)
+			log_warn("%s: cannot cut off a failed write: %s",
+				 o->path, strerror(errno));
+	}
 	free(rh);
 	free(iov);
 	return rc;

@@ -325,6 +325,7 @@ uint64_t replica_missed(struct replica *r)
 	uint64_t n;
 
 	pthread_mutex_lock(&r->lock);
+	settle(r);	/* a window write the secondary failed counts now */
 	n = r->map_open ? dirtymap_count(&r->dirty) : 0;
 	pthread_mutex_unlock(&r->lock);
 	return n;
@@ -397,6 +398,7 @@ bool replica_degraded(struct replica *r)
 	bool d;
 
 	pthread_mutex_lock(&r->lock);
+	settle(r);
 	d = r->h == NULL;
 	pthread_mutex_unlock(&r->lock);
 	return d;
@@ -458,8 +460,13 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 int replica_zero_both(struct replica *r, struct image *img, uint64_t len,
 		uint64_t off, bool no_hole, bool fua)
 {
-	int rc = prepare_change(r);
+	int rc;
 
+	/* Nothing to change (NBD lets a client ask for that); libnbd
+	 * refuses such a command, which would cost the secondary. */
+	if (len == 0)
+		return 0;
+	rc = prepare_change(r);
 	if (rc == 0)
 		rc = image_zero(img, len, off, no_hole, fua);
 	return rc < 0 ? rc : mirror(r, OP_ZERO, len, off, fua);
@@ -468,8 +475,11 @@ int replica_zero_both(struct replica *r, struct image *img, uint64_t len,
 int replica_trim_both(struct replica *r, struct image *img, uint64_t len,
 		uint64_t off, bool fua)
 {
-	int rc = prepare_change(r);
+	int rc;
 
+	if (len == 0)	/* as in replica_zero_both */
+		return 0;
+	rc = prepare_change(r);
 	if (rc == 0)
 		rc = image_trim(img, len, off);
 	if (rc == 0 && fua)
@@ -493,6 +503,8 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 	bool remote_ok = false;
 	int rc;
 
+	if (len == 0)	/* as in replica_zero_both */
+		return 0;
 	pthread_mutex_lock(&r->lock);
 	if (r->closed || ensure_marker(r) < 0) {
 		pthread_mutex_unlock(&r->lock);
@@ -561,6 +573,8 @@ int replica_write_pass(struct replica *r, struct image *img, uint8_t **bufp,
 	const char *why = NULL;
 	int rc;
 
+	if (len == 0)	/* as in replica_zero_both */
+		return 0;
 	if (fua)
 		return replica_write_both(r, img, *bufp, len, off, true);
 	pthread_mutex_lock(&r->lock);

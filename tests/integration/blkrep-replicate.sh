@@ -61,6 +61,11 @@ expect_rc 0 qemu-img compare -f raw -F raw "$TMP/p.img" "$TMP/s.img"
 contains "$OUT" "Images are identical."
 expect_rc 0 qemu-io -f raw -c 'read -P 0x22 3M 64k' -c 'read -P 0 4M 256k' "$TMP/s.img"
 [ "$(popcount "$TMP/p.img.dirty")" -eq 0 ] || fail "dirty bits while in sync"
+# Malformed and zero-length requests on the primary cost it nothing:
+# answered, and the secondary kept.
+expect_rc 0 "$TOP_BUILDDIR/tests/tools/nbd-evil" "$TMP/p.sock" disk0 $SIZE
+contains "$OUT" "ok zero-length write"
+grep -q "going on alone" "$TMP/p.log" && fail "the primary dropped its secondary: $(grep "going on alone" "$TMP/p.log")"
 
 step "the secondary dies: the primary goes on, degraded, recording what it misses"
 kill -9 "$SPID"

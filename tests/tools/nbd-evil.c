@@ -275,6 +275,12 @@ int main(int argc, char **argv)
 		     NBD_EINVAL, false);
 	expect_error("flush with a range", NBD_CMD_FLUSH, 4096, 4096,
 		     NBD_EINVAL, false);
+	/* Allowed, and nothing to do: success (a replicating primary must
+	 * not lose its secondary over them). */
+	expect_error("zero-length write", NBD_CMD_WRITE, 4096, 0, 0, true);
+	expect_error("zero-length trim", NBD_CMD_TRIM, 4096, 0, 0, false);
+	expect_error("zero-length zeroing", NBD_CMD_WRITE_ZEROES, 4096, 0, 0,
+		     false);
 	expect_close("bad request magic", 0xdeadbeef, NBD_CMD_READ, 512);
 	expect_close("write over 32 MiB", NBD_REQUEST_MAGIC, NBD_CMD_WRITE,
 		     64u << 20);
