@@ -8,12 +8,14 @@
 #include "ctl.h"
 #include "error.h"
 #include "resync.h"
+#include "quorum.h"
 #include "secondary.h"
 
 struct blkrep_ctl {
 	struct secondary *sec;	/* secondary mode, else NULL */
 	struct replica *rep;	/* a plain writable image, else NULL */
 	struct resync_job *job;	/* ...and its resync */
+	struct quorum *qr;	/* quorum mode, else NULL */
 	const char *peer;	/* primary: the secondary's control socket */
 	char peer_buf[512];	/* ...as blkrep-replicate set it */
 	struct ctl_client peer_c;

@@ -441,6 +441,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		image = o.qlist;
+		bc.qr = &qr;
 	} else {
 		if (image_open(&s.img, image, o.ro, err, sizeof(err)) < 0) {
 			startup_error(err);
@@ -537,8 +538,10 @@ int main(int argc, char **argv)
 	if (s.unix_path)
 		unlink(s.unix_path);
 	free(s.unix_path);
-	if (s.exp.qr)
+	if (s.exp.qr) {
+		quorum_rejoin_stop(&qr);
 		quorum_flush(&qr);
+	}
 	else
 		image_flush(&s.img);
 	if (pub) {

@@ -42,6 +42,7 @@ int quorum_open(struct quorum *q, char *const paths[], int n, int threshold,
 			return rc;
 		}
 		q->n = i + 1;
+		snprintf(q->ch[i].path, sizeof(q->ch[i].path), "%s", paths[i]);
 		snprintf(tmp, sizeof(tmp), "%s", paths[i]);
 		snprintf(q->ch[i].name, sizeof(q->ch[i].name), "%s",
 			 basename(tmp));
@@ -115,11 +116,18 @@ static void report_failure(struct quorum *q, uint64_t off, uint64_t len)
 		qapi_event_send_quorum_failure(q->sink, &ev);
 }
 
+static bool voting(const struct quorum *q, int i)
+{
+	return q->ch[i].state == QCH_IN;
+}
+
 static int read_fifo(struct quorum *q, void *buf, size_t len, uint64_t off)
 {
 	int rc = -EIO;
 
 	for (int i = 0; i < q->n; i++) {
+		if (!voting(q, i))
+			continue;
 		rc = image_read(&q->ch[i].img, buf, len, off);
 		if (rc == 0)
 			return 0;
@@ -135,9 +143,10 @@ static int read_vote(struct quorum *q, void *buf, size_t len, uint64_t off)
 	int rc[QUORUM_MAX], votes[QUORUM_MAX], best = -1, out = 0;
 
 	for (int i = 0; i < q->n; i++) {
-		data[i] = malloc(len ? len : 1);
-		rc[i] = data[i] ? image_read(&q->ch[i].img, data[i], len, off)
-				: -ENOMEM;
+		data[i] = voting(q, i) ? malloc(len ? len : 1) : NULL;
+		rc[i] = !voting(q, i) ? -ENODATA :
+			data[i] ? image_read(&q->ch[i].img, data[i], len, off) :
+			-ENOMEM;
 		if (rc[i] == 0)
 			sha256(data[i], len, hash[i]);
 	}
@@ -156,7 +165,8 @@ static int read_vote(struct quorum *q, void *buf, size_t len, uint64_t off)
 	}
 	memcpy(buf, data[best], len);
 	for (int i = 0; i < q->n; i++) {
-		if (rc[i] == 0 && !memcmp(hash[i], hash[best], SHA256_LEN))
+		if (!voting(q, i) ||
+		    (rc[i] == 0 && !memcmp(hash[i], hash[best], SHA256_LEN)))
 			continue;
 		report_bad(q, i, rc[i], off, len);
 		/* The winning data goes back where it lost (or failed). */
@@ -170,17 +180,25 @@ done:
 	return out;
 }
 
+int quorum_read_locked(struct quorum *q, void *buf, size_t len, uint64_t off)
+{
+	return q->fifo ? read_fifo(q, buf, len, off) :
+	       read_vote(q, buf, len, off);
+}
+
 int quorum_read(struct quorum *q, void *buf, size_t len, uint64_t off)
 {
 	int rc;
 
 	pthread_mutex_lock(&q->lock);
-	rc = q->fifo ? read_fifo(q, buf, len, off) : read_vote(q, buf, len, off);
+	rc = quorum_read_locked(q, buf, len, off);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
 
-/* Runs op on every child; enough successes make it succeed. */
+/* Runs op on every child; enough successes of voting children make it
+ * succeed.  A rejoining child takes it too (its copy must not fall
+ * behind) but does not count; if it fails, its rejoin does. */
 static int each(struct quorum *q, uint64_t off, uint64_t len,
 		int (*op)(struct image *img, void *arg), void *arg)
 {
@@ -188,12 +206,19 @@ static int each(struct quorum *q, uint64_t off, uint64_t len,
 
 	pthread_mutex_lock(&q->lock);
 	for (int i = 0; i < q->n; i++) {
-		int rc = op(&q->ch[i].img, arg);
+		int rc;
 
-		if (rc == 0)
+		if (q->ch[i].state == QCH_OUT)
+			continue;
+		rc = op(&q->ch[i].img, arg);
+		if (q->ch[i].state == QCH_REJOINING) {
+			if (rc < 0)
+				q->rj.child_failed = true;
+		} else if (rc == 0) {
 			ok++;
-		else
+		} else {
 			report_bad(q, i, rc, off, len);
+		}
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ok >= q->threshold ? 0 : -EIO;

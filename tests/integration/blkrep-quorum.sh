@@ -8,7 +8,9 @@
 # the first child; children of different sizes are refused; a child can
 # be another NBD export (here a plain colo-blkrep), outvoted and repaired
 # through NBD like a file, and given up when it stops answering (without
-# a FIN) for --peer-timeout, so that it cannot hold the quorum.
+# a FIN) for --peer-timeout, so that it cannot hold the quorum; once its
+# host answers again, blkrep-quorum-rejoin copies the disk to it from
+# the others and it votes again.
 . "$(dirname "$0")/lib.sh"
 need_cmd qemu-io
 BLKREP=$TOP_BUILDDIR/colo-blkrep
@@ -113,7 +115,8 @@ CHILD_PIDS+=($NPID)
 wait_for 5 test -S "$TMP/n.sock" || fail "no child blkrep"
 rm -f "$SOCK"
 "$BLKREP" --quorum "$TMP/a.img,nbd+unix:///?socket=$TMP/n.sock,$TMP/c.img" --unix "$SOCK" \
-	--peer-timeout 500 --events "ipc://$TMP/ev/colod.events" --log "file:$TMP/q2.log" &
+	--peer-timeout 500 --events "ipc://$TMP/ev/colod.events" --log "file:$TMP/q2.log" \
+	--ctl "ipc://$TMP/q2.ctl" &
 QPID=$!
 CHILD_PIDS+=($QPID)
 wait_for 5 test -S "$SOCK" || fail "no quorum blkrep: $(tail -3 "$TMP/q2.log")"
@@ -131,5 +134,45 @@ grep -q "NBD child: no reply in time: giving it up" "$TMP/q2.log" || fail "the c
 wait_for 5 grep -q '"ret":-110,"node-name":"n.sock"' "$TMP/events" ||
 	fail "no QUORUM_REPORT_BAD for the hung child: $(cat "$TMP/events")"
 kill -CONT "$NPID"
+
+step "the child given up rejoins: copied from the others, then it votes again"
+qctl() { "$TOP_BUILDDIR/tests/tools/ctl-raw" "ipc://$TMP/q2.ctl" "$1"; }
+child_state() {	# NODE: its state in blkrep-query-quorum
+	qctl '{"execute":"blkrep-query-quorum"}' | python3 -c 'import json,sys
+r=json.load(sys.stdin)["return"]
+print([c["state"] for c in r["children"] if c["node-name"] == sys.argv[1]][0])' "$1"
+}
+[ "$(child_state n.sock)" = lost ] || fail "the child given up is $(child_state n.sock)"
+io "write -P 0x3f 6M 64k"
+# (The write that timed out may land late; these two were never sent.)
+for w in "0x3e 5M 4k" "0x3f 6M 64k"; do
+	qemu-io -f raw -c "read -P $w" "$TMP/n.img" | grep -q "verification failed" ||
+		fail "the lost child has a write it missed: $w"
+done
+r=$(qctl '{"execute":"blkrep-quorum-rejoin","arguments":{"node-name":"nosuch"}}')
+contains "$r" "no quorum child named nosuch"
+# The block two children disagree on since the step above has no
+# majority to copy from: the rejoin fails there, and the child stays out.
+r=$(qctl '{"execute":"blkrep-quorum-rejoin","arguments":{"node-name":"n.sock"}}')
+contains "$r" '"return"'
+wait_for 10 bash -c "grep -q 'quorum: child n.sock did not rejoin' $TMP/q2.log" ||
+	fail "the rejoin did not fail: $(tail -3 "$TMP/q2.log")"
+contains "$(qctl '{"execute":"blkrep-query-quorum"}')" "no majority of the others, or they failed at byte 2097152"
+[ "$(child_state n.sock)" = out ] || fail "the child is $(child_state n.sock) after a failed rejoin"
+io "write -P 0x3f 6M 64k"	# no vote from the child that is out
+# The guest rewrites that block; a second rejoin copies everything.
+io "write -P 0x55 2M 64k"
+r=$(qctl '{"execute":"blkrep-quorum-rejoin","arguments":{"node-name":"n.sock"}}')
+contains "$r" '"return"'
+wait_for 10 bash -c "grep -q 'quorum: child n.sock rejoined' $TMP/q2.log" ||
+	fail "no rejoin: $(tail -3 "$TMP/q2.log")"
+grep "rejoin" "$TMP/q2.log" | sed 's/^.*info: /   /' | head -3
+[ "$(child_state n.sock)" = in ] || fail "the child is $(child_state n.sock) after its rejoin"
+cmp "$TMP/a.img" "$TMP/n.img" || fail "the rejoined child differs from the others"
+# It votes again: with a.img corrupted, it and c.img outvote it.
+corrupt "$TMP/a.img" $((4 * 1024 * 1024 + 100))
+io "read -P 0x3d 4M 64k"
+wait_for 5 grep -q '"node-name":"a.img"' "$TMP/events" ||
+	fail "a.img was not reported: $(tail -3 "$TMP/events")"
 kill "$EVPID" 2>/dev/null
 stop
