@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "log.h"
 #include "quorum.h"
 
@@ -74,6 +75,9 @@ static void *rejoin_thread(void *arg)
 	uint8_t *buf = malloc(CHUNK);
 	int rc = buf ? 0 : -ENOMEM, tenth = 0;
 	uint64_t off;
+	/* Test knob (colo-blkrep(8)): a copy slow enough to write into. */
+	const char *slow = getenv("COLO_BLKREP_TEST_RESYNC_DELAY_MS");
+	unsigned delay_ms = slow ? (unsigned)atoi(slow) : 0;
 
 	for (off = 0; rc == 0 && off < size; off += CHUNK) {
 		size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
@@ -85,6 +89,8 @@ static void *rejoin_thread(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		if (rc < 0)
 			break;
+		if (delay_ms)
+			usleep(delay_ms * 1000u);
 		if (rc == 0 && q->rj.done * 10 / size > (uint64_t)tenth) {
 			tenth = (int)(q->rj.done * 10 / size);
 			log_info("quorum: child %s rejoining: %d%%", c->name,

@@ -114,6 +114,8 @@ NPID=$!
 CHILD_PIDS+=($NPID)
 wait_for 5 test -S "$TMP/n.sock" || fail "no child blkrep"
 rm -f "$SOCK"
+# (150 ms a MiB: the rejoin below lasts long enough to write into.)
+COLO_BLKREP_TEST_RESYNC_DELAY_MS=150 \
 "$BLKREP" --quorum "$TMP/a.img,nbd+unix:///?socket=$TMP/n.sock,$TMP/c.img" --unix "$SOCK" \
 	--peer-timeout 500 --events "ipc://$TMP/ev/colod.events" --log "file:$TMP/q2.log" \
 	--ctl "ipc://$TMP/q2.ctl" &
@@ -160,15 +162,23 @@ wait_for 10 bash -c "grep -q 'quorum: child n.sock did not rejoin' $TMP/q2.log" 
 contains "$(qctl '{"execute":"blkrep-query-quorum"}')" "no majority of the others, or they failed at byte 2097152"
 [ "$(child_state n.sock)" = out ] || fail "the child is $(child_state n.sock) after a failed rejoin"
 io "write -P 0x3f 6M 64k"	# no vote from the child that is out
-# The guest rewrites that block; a second rejoin copies everything.
+# The guest rewrites that block; a second rejoin copies everything, and
+# a write to a part already copied reaches the child too.
 io "write -P 0x55 2M 64k"
+n0=$(grep -c "child n.sock rejoining: 30%" "$TMP/q2.log")
 r=$(qctl '{"execute":"blkrep-quorum-rejoin","arguments":{"node-name":"n.sock"}}')
 contains "$r" '"return"'
+wait_for 10 bash -c "[ \$(grep -c 'child n.sock rejoining: 30%' $TMP/q2.log) -gt $n0 ]" ||
+	fail "the rejoin did not get to 30%: $(tail -3 "$TMP/q2.log")"
+[ "$(child_state n.sock)" = rejoining ] || fail "the child is $(child_state n.sock) while it rejoins"
+io "write -P 0x77 0 64k"
 wait_for 10 bash -c "grep -q 'quorum: child n.sock rejoined' $TMP/q2.log" ||
 	fail "no rejoin: $(tail -3 "$TMP/q2.log")"
 grep "rejoin" "$TMP/q2.log" | sed 's/^.*info: /   /' | head -3
 [ "$(child_state n.sock)" = in ] || fail "the child is $(child_state n.sock) after its rejoin"
 cmp "$TMP/a.img" "$TMP/n.img" || fail "the rejoined child differs from the others"
+qemu-io -f raw -c "read -P 0x77 0 64k" "$TMP/n.img" | grep -q "verification failed" &&
+	fail "the write made during the rejoin missed the child"
 # It votes again: with a.img corrupted, it and c.img outvote it.
 corrupt "$TMP/a.img" $((4 * 1024 * 1024 + 100))
 io "read -P 0x3d 4M 64k"
