@@ -25,6 +25,10 @@ struct image {
 bool image_is_nbd_uri(const char *path);
 int image_nbd_open(struct image *img, const char *uri, bool read_only,
 		char *err, size_t errlen);
+/* The same, giving up when the connection and handshake take longer
+ * than ms (0: no limit) with -ETIMEDOUT. */
+int image_nbd_open_within(struct image *img, const char *uri, bool read_only,
+		int ms, char *err, size_t errlen);
 void image_nbd_close(struct image *img);
 int image_nbd_read(struct image *img, void *buf, size_t len, uint64_t off);
 int image_nbd_write(struct image *img, const void *buf, size_t len,

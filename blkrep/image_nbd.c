@@ -15,15 +15,47 @@ bool image_is_nbd_uri(const char *path)
 	return !strncmp(path, "nbd://", 6) || !strncmp(path, "nbd+unix://", 11);
 }
 
-int image_nbd_open(struct image *img, const char *uri, bool read_only,
-		char *err, size_t errlen)
+/* Connects and shakes hands, within ms (0: as long as it takes). */
+static int connect_within(struct nbd_handle *h, const char *uri, int ms,
+			  char *err, size_t errlen)
+{
+	uint64_t deadline = util_mono_us() + (uint64_t)ms * 1000;
+
+	if (ms <= 0)
+		return nbd_connect_uri(h, uri) < 0 ? -1 : 0;
+	if (nbd_aio_connect_uri(h, uri) < 0)
+		return -1;
+	while (nbd_aio_is_connecting(h) == 1) {
+		uint64_t now = util_mono_us();
+
+		if (now >= deadline) {
+			snprintf(err, errlen, "%s: no handshake within %d ms",
+				 uri, ms);
+			return -ETIMEDOUT;
+		}
+		if (nbd_poll(h, (int)((deadline - now) / 1000) + 1) < 0)
+			return -1;
+	}
+	return nbd_aio_is_ready(h) == 1 ? 0 : -1;
+}
+
+int image_nbd_open_within(struct image *img, const char *uri, bool read_only,
+		int ms, char *err, size_t errlen)
 {
 	int64_t size;
+	int rc;
 
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
 	img->nbd = nbd_create();
-	if (!img->nbd || nbd_connect_uri(img->nbd, uri) < 0)
+	if (!img->nbd)
+		goto fail;
+	rc = connect_within(img->nbd, uri, ms, err, errlen);
+	if (rc == -ETIMEDOUT) {
+		image_nbd_close(img);
+		return rc;
+	}
+	if (rc < 0)
 		goto fail;
 	size = nbd_get_size(img->nbd);
 	if (size < 0)
@@ -40,6 +72,12 @@ fail:
 	snprintf(err, errlen, "%s: %s", uri, nbd_get_error());
 	image_nbd_close(img);
 	return -EIO;
+}
+
+int image_nbd_open(struct image *img, const char *uri, bool read_only,
+		char *err, size_t errlen)
+{
+	return image_nbd_open_within(img, uri, read_only, 0, err, errlen);
 }
 
 void image_nbd_close(struct image *img)

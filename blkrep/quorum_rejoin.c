@@ -51,6 +51,9 @@ static void finish(struct quorum *q, struct quorum_child *c, int rc,
 {
 	if (rc == 0)
 		rc = image_flush(&c->img);
+	/* A guest write it failed after the last chunk leaves it stale. */
+	if (rc == 0 && q->rj.child_failed)
+		rc = -EIO;
 	q->rj.running = false;
 	if (rc < 0) {
 		c->state = QCH_OUT;
@@ -128,7 +131,14 @@ static bool others_vote(struct quorum *q, int i)
 static int open_again(const struct quorum_child *c, struct image *fresh,
 		      char *err, size_t errlen)
 {
-	int rc = image_open(fresh, c->path, false, err, errlen);
+	/* A host still down, or one that never finishes the handshake,
+	 * must not hold this thread (it serves the control socket). */
+	int rc = image_is_nbd_uri(c->path) ?
+		 image_nbd_open_within(fresh, c->path, false,
+				       c->img.nbd_timeout_ms ?
+				       c->img.nbd_timeout_ms : 3000,
+				       err, errlen) :
+		 image_open(fresh, c->path, false, err, errlen);
 
 	if (rc == 0 && fresh->size != c->img.size) {
 		snprintf(err, errlen, "%s is %llu bytes now, not %llu",
@@ -148,6 +158,16 @@ static int start_copy(struct quorum *q, int i, const struct image *fresh,
 	struct quorum_child *c = &q->ch[i];
 	int timeout = c->img.nbd_timeout_ms, rc;
 
+	/* Checked again: another child may have been given up while this
+	 * one was opened. */
+	if (!others_vote(q, i)) {
+		snprintf(err, errlen, "fewer than %d other children vote: "
+			 "nothing to copy %s from", q->threshold, c->name);
+		return -EAGAIN;
+	}
+	if (c->state == QCH_IN && !c->img.nbd_lost)
+		log_warn("quorum: child %s was voting: until its copy is "
+			 "done, one child fewer votes", c->name);
 	image_close(&c->img);
 	c->img = *fresh;
 	c->img.nbd_timeout_ms = timeout;
@@ -157,6 +177,7 @@ static int start_copy(struct quorum *q, int i, const struct image *fresh,
 	rc = -pthread_create(&q->rj.thread, NULL, rejoin_thread, q);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot start the copy");
+		snprintf(q->rj.error, sizeof(q->rj.error), "%s", err);
 		q->rj.running = false;
 		c->state = QCH_OUT;
 	}
@@ -197,6 +218,8 @@ int quorum_rejoin_start(struct quorum *q, const char *node, char *err,
 	pthread_mutex_lock(&q->lock);
 	rc = start_copy(q, i, &fresh, err, errlen);
 	pthread_mutex_unlock(&q->lock);
+	if (rc == -EAGAIN)
+		image_close(&fresh);
 	if (rc == 0)
 		log_info("quorum: child %s rejoining: copying %llu bytes from "
 			 "the others", node, (unsigned long long)q->rj.total);

@@ -117,18 +117,22 @@ static int quick_ms(const struct colod *d)
 	return ms < 20 ? 20 : ms > 2000 ? 2000 : (int)ms;
 }
 
-/* Live figures from the domain's helper, when it answers quickly. */
-static void refresh_from_helper(struct colod *d, struct domain_info *o)
+/* Live figures from the domain's helper, when it answers before
+ * deadline (util_mono_us), which one request shares among its domains:
+ * two hung helpers must not cost it twice. */
+static void refresh_from_helper(struct colod *d, struct domain_info *o,
+				uint64_t deadline)
 {
 	struct dom_link *l = domains_get(d, o->name, NULL);
 	struct helper_info hi;
 	struct colo_error err = { 0 };
+	uint64_t now = util_mono_us();
 	int saved;
 
-	if (!l)
+	if (!l || now + 1000 > deadline)
 		return;
 	saved = l->ctl.timeout_ms;
-	l->ctl.timeout_ms = quick_ms(d);
+	l->ctl.timeout_ms = (int)((deadline - now) / 1000);
 	if (qmpc_helper_query(&l->ctl, &hi, &err) == 0) {
 		o->cpu_time = hi.cpu_time;
 		o->state = hi.state;
@@ -156,6 +160,7 @@ int qmp_query_domains(void *opaque, const struct qmp_query_domains_args *args,
 {
 	struct colod *d = opaque;
 	struct state_domain *v = NULL, one;
+	uint64_t deadline;
 	size_t n = 0;
 	int rc;
 
@@ -173,9 +178,10 @@ int qmp_query_domains(void *opaque, const struct qmp_query_domains_args *args,
 	*ret = calloc(n ? n : 1, sizeof(**ret));
 	if (!*ret)
 		abort();
+	deadline = util_mono_us() + (uint64_t)quick_ms(d) * 1000;
 	for (size_t i = 0; i < n; i++) {
 		fill_domain_info(&(*ret)[i], &v[i]);
-		refresh_from_helper(d, &(*ret)[i]);
+		refresh_from_helper(d, &(*ret)[i], deadline);
 	}
 	*ret_count = n;
 	if (v != &one)

@@ -153,6 +153,13 @@ for w in "0x3e 5M 4k" "0x3f 6M 64k"; do
 done
 r=$(qctl '{"execute":"blkrep-quorum-rejoin","arguments":{"node-name":"nosuch"}}')
 contains "$r" "no quorum child named nosuch"
+# A host that takes the connection but never shakes hands costs the
+# rejoin --peer-timeout, not the control socket for good.
+kill -STOP "$NPID"
+r=$(qctl '{"execute":"blkrep-quorum-rejoin","arguments":{"node-name":"n.sock"}}')
+kill -CONT "$NPID"
+contains "$r" "no handshake within 500 ms"
+[ "$(child_state n.sock)" = lost ] || fail "a rejoin that could not connect changed the child"
 # The block two children disagree on since the step above has no
 # majority to copy from: the rejoin fails there, and the child stays out.
 r=$(qctl '{"execute":"blkrep-quorum-rejoin","arguments":{"node-name":"n.sock"}}')
