@@ -143,25 +143,53 @@ int replica_reconnect(struct replica *r, uint64_t size, char *err,
 	return rc;
 }
 
-int replica_copy_block(struct replica *r, struct image *img, uint8_t *buf,
-		uint64_t off, size_t len, uint64_t block)
+/* The block read into a claimed slot's buffer; lock held. */
+static int read_into_slot(struct replica_slot *s, struct image *img,
+			  uint64_t off, size_t len)
 {
+	if (s->cap < len) {
+		uint8_t *b = realloc(s->buf, len);
+
+		if (!b)
+			return -ENOMEM;
+		s->buf = b;
+		s->cap = len;
+	}
+	return image_read(img, s->buf, len, off);
+}
+
+int replica_copy_block(struct replica *r, struct image *img, uint64_t off,
+		size_t len, uint64_t block)
+{
+	struct replica_slot *s = NULL;
+	const char *why = NULL;
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
-	quiesce(r);
+	settle(r);
 	if (!r->h)
 		rc = -EIO;
-	if (rc == 0)
-		rc = image_read(img, buf, len, off);
-	if (rc == 0 && wait_cmd(r, nbd_aio_pwrite(r->h, buf, len, off,
-						 NBD_NULL_COMPLETION, 0),
-				"resync write") < 0)
+	if (rc == 0 && !(s = window_claim(r, off, len, &why))) {
+		degrade(r, "resync write", why);
 		rc = -EIO;
-	if (rc == 0)
+	}
+	if (rc == 0 && (rc = read_into_slot(s, img, off, len)) < 0)
+		window_unclaim(r, s);
+	if (rc == 0) {
+		s->clears = true;
+		s->clear_block = block;
+		if (window_send(r, s) < 0) {
+			degrade(r, "resync write", NULL);
+			rc = -EIO;
+		}
+	}
+	if (rc == 0) {
 		note_unflushed(r, off, len);
-	if (rc == 0)
-		dirtymap_clear(&r->dirty, block);
+		if (window_push(r, &why) < 0) {
+			degrade(r, "resync write", why);
+			rc = -EIO;
+		}
+	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }

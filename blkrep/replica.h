@@ -29,6 +29,8 @@ struct replica_slot {
 	size_t cap;
 	uint64_t off, len;
 	bool busy;
+	bool clears;		/* a resync copy: its bit goes when answered */
+	uint64_t clear_block;
 };
 
 struct replica {
@@ -103,12 +105,14 @@ int replica_flush(struct replica *r);
 /* For resync: reconnects a degraded replica; 0 or -errno (err says). */
 int replica_reconnect(struct replica *r, uint64_t size, char *err,
 		size_t errlen);
-/* Copies one block from img to the secondary and clears its bit, all
- * under the replica's lock, so a guest write to the block cannot reach
- * the secondary between our read and our write and be overwritten with
- * older data.  -EIO when the secondary fails (the bit stays). */
-int replica_copy_block(struct replica *r, struct image *img, uint8_t *buf,
-		uint64_t off, size_t len, uint64_t block);
+/* Copies one block from img to the secondary through the write window:
+ * read and sent under the replica's lock, so a guest write to the block
+ * cannot reach the secondary between our read and our send and be
+ * overwritten with older data.  Its bit is cleared when the secondary
+ * answers; replica_flush_strict waits for every answer.  -EIO when the
+ * secondary fails (the bits of copies not answered stay). */
+int replica_copy_block(struct replica *r, struct image *img, uint64_t off,
+		size_t len, uint64_t block);
 /* A flush that reports failure instead of degrading quietly. */
 int replica_flush_strict(struct replica *r);
 

@@ -27,6 +27,9 @@ static int slot_done(void *opaque, int *error)
 		return 1;	/* released already (window_reset) */
 	if (*error && !r->remote_err)
 		r->remote_err = *error;
+	/* A resync copy the secondary has: its block is done. */
+	if (!*error && s->clears)
+		dirtymap_clear(&r->dirty, s->clear_block);
 	release(s);
 	return 1;
 }
@@ -104,6 +107,7 @@ struct replica_slot *window_claim(struct replica *r, uint64_t off,
 			s->r = r;
 			s->off = off;
 			s->len = len;
+			s->clears = false;
 			s->busy = true;
 			r->inflight++;
 			r->inflight_bytes += len;
@@ -125,6 +129,13 @@ int window_send(struct replica *r, struct replica_slot *s)
 	if (s->busy)
 		release(s);
 	return -1;
+}
+
+void window_unclaim(struct replica *r, struct replica_slot *s)
+{
+	(void)r;
+	if (s->busy)
+		release(s);
 }
 
 int window_push(struct replica *r, const char **why)

@@ -19,6 +19,8 @@ struct replica_slot *window_claim(struct replica *r, uint64_t off,
 /* Hands the write to libnbd; the slot's buffer is freed for reuse when
  * the secondary answers.  0, or -1 (the slot released). */
 int window_send(struct replica *r, struct replica_slot *s);
+/* Gives back a claimed slot that was never sent. */
+void window_unclaim(struct replica *r, struct replica_slot *s);
 /* Waits until every queued byte is on the wire; 0 or -1 (*why). */
 int window_push(struct replica *r, const char **why);
 /* Waits until the secondary answered every write in the window. */

@@ -22,13 +22,14 @@ static void log_progress(struct resync_job *j)
 
 /* One pass is enough: the guest's writes meanwhile go to both sides and
  * set no bits, and a block copied under the replica lock
- * (replica_copy_block) cannot overtake one of them.  A secondary that
- * fails ends the pass, with the rest still marked. */
+ * (replica_copy_block) cannot overtake one of them.  Copies travel in
+ * the write window, several unanswered at once; the flush after the pass
+ * waits for the last.  A secondary that fails ends the pass, with the
+ * rest still marked. */
 static int copy_marked(struct resync_job *j)
 {
 	struct dirtymap *m = &j->rep->dirty;
-	uint8_t *buf = malloc(DIRTY_BLOCK);
-	int rc = buf ? 0 : -ENOMEM;
+	int rc = 0;
 	/* Test knob (colo-blkrep(8)): a copy slow enough to watch. */
 	const char *slow = getenv("COLO_BLKREP_TEST_RESYNC_DELAY_MS");
 	unsigned delay_ms = slow ? (unsigned)atoi(slow) : 0;
@@ -44,13 +45,12 @@ static int copy_marked(struct resync_job *j)
 			rc = -ECANCELED;
 			break;
 		}
-		rc = replica_copy_block(j->rep, j->img, buf, off, len, b);
+		rc = replica_copy_block(j->rep, j->img, off, len, b);
 		if (delay_ms)
 			util_sleep_ms(delay_ms);
 		atomic_fetch_add(&j->done, 1);
 		log_progress(j);
 	}
-	free(buf);
 	return rc;
 }
 
