@@ -126,8 +126,7 @@ int window_send(struct replica *r, struct replica_slot *s)
 		return 0;
 	/* Not issued, so libnbd never calls back: released here, its
 	 * buffer (the caller's payload) kept. */
-	if (s->busy)
-		release(s);
+	window_unclaim(r, s);
 	return -1;
 }
 
