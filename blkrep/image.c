@@ -10,13 +10,14 @@
 #include <unistd.h>
 #include "image.h"
 
-int image_open(struct image *img, const char *path, bool read_only,
-		char *err, size_t errlen)
+int image_open_within(struct image *img, const char *path, bool read_only,
+		int nbd_ms, char *err, size_t errlen)
 {
 	struct stat st;
 
 	if (image_is_nbd_uri(path))
-		return image_nbd_open(img, path, read_only, err, errlen);
+		return image_nbd_open_within(img, path, read_only, nbd_ms, err,
+					     errlen);
 	memset(img, 0, sizeof(*img));
 	img->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (img->fd < 0 || fstat(img->fd, &st) < 0) {
@@ -35,6 +36,12 @@ int image_open(struct image *img, const char *path, bool read_only,
 	img->size = (uint64_t)st.st_size;
 	img->read_only = read_only;
 	return 0;
+}
+
+int image_open(struct image *img, const char *path, bool read_only,
+		char *err, size_t errlen)
+{
+	return image_open_within(img, path, read_only, 0, err, errlen);
 }
 
 void image_close(struct image *img)

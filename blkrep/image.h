@@ -22,11 +22,16 @@ struct image {
 };
 
 /* image_nbd.c: the NBD side of the calls below. */
+/* Connects h to uri and shakes hands within ms (0: as long as it
+ * takes): 0, -ETIMEDOUT with err set, or -1 (nbd_get_error says). */
+int image_nbd_connect(struct nbd_handle *h, const char *uri, int ms,
+		char *err, size_t errlen);
 bool image_is_nbd_uri(const char *path);
 int image_nbd_open(struct image *img, const char *uri, bool read_only,
 		char *err, size_t errlen);
 /* The same, giving up when the connection and handshake take longer
- * than ms (0: no limit) with -ETIMEDOUT. */
+ * than ms (0: no limit) with -ETIMEDOUT; ms also becomes the export's
+ * nbd_timeout_ms. */
 int image_nbd_open_within(struct image *img, const char *uri, bool read_only,
 		int ms, char *err, size_t errlen);
 void image_nbd_close(struct image *img);
@@ -40,6 +45,10 @@ int image_nbd_zero(struct image *img, uint64_t len, uint64_t off,
 
 int image_open(struct image *img, const char *path, bool read_only,
 		char *err, size_t errlen);
+/* The same; an NBD export must connect within nbd_ms (0: no limit),
+ * which then also bounds each of its commands (nbd_timeout_ms). */
+int image_open_within(struct image *img, const char *path, bool read_only,
+		int nbd_ms, char *err, size_t errlen);
 void image_close(struct image *img);
 /* Each returns 0 or -errno. */
 int image_read(struct image *img, void *buf, size_t len, uint64_t off);

@@ -15,9 +15,8 @@ bool image_is_nbd_uri(const char *path)
 	return !strncmp(path, "nbd://", 6) || !strncmp(path, "nbd+unix://", 11);
 }
 
-/* Connects and shakes hands, within ms (0: as long as it takes). */
-static int connect_within(struct nbd_handle *h, const char *uri, int ms,
-			  char *err, size_t errlen)
+int image_nbd_connect(struct nbd_handle *h, const char *uri, int ms,
+		char *err, size_t errlen)
 {
 	uint64_t deadline = util_mono_us() + (uint64_t)ms * 1000;
 
@@ -50,13 +49,14 @@ int image_nbd_open_within(struct image *img, const char *uri, bool read_only,
 	img->nbd = nbd_create();
 	if (!img->nbd)
 		goto fail;
-	rc = connect_within(img->nbd, uri, ms, err, errlen);
+	rc = image_nbd_connect(img->nbd, uri, ms, err, errlen);
 	if (rc == -ETIMEDOUT) {
 		image_nbd_close(img);
 		return rc;
 	}
 	if (rc < 0)
 		goto fail;
+	img->nbd_timeout_ms = ms;
 	size = nbd_get_size(img->nbd);
 	if (size < 0)
 		goto fail;

@@ -249,12 +249,9 @@ static int open_quorum(struct server *s, const char *qlist,
 	     t = strtok_r(NULL, ",", &save))
 		paths[n++] = t;
 	rc = quorum_open(qr, paths, n, o->qthreshold, o->qfifo, o->qrewrite,
-			 err, errlen);
+			 o->peer_timeout, err, errlen);
 	if (rc < 0)
 		return rc;
-	/* A child whose host vanished must not hold every request. */
-	for (int i = 0; i < qr->n; i++)
-		qr->ch[i].img.nbd_timeout_ms = o->peer_timeout;
 	qr->reference = s->exp.name[0] ? s->exp.name : "quorum";
 	qr->sink = pub ? sink : NULL;
 	s->exp.qr = qr;

@@ -19,9 +19,10 @@
 #define SECTOR 512
 
 int quorum_open(struct quorum *q, char *const paths[], int n, int threshold,
-		bool fifo, bool rewrite, char *err, size_t errlen)
+		bool fifo, bool rewrite, int nbd_ms, char *err, size_t errlen)
 {
 	memset(q, 0, sizeof(*q));
+	q->nbd_ms = nbd_ms;
 	if (n < 1 || n > QUORUM_MAX) {
 		snprintf(err, errlen, "a quorum has 1 to %d children", QUORUM_MAX);
 		return -EINVAL;
@@ -34,7 +35,8 @@ int quorum_open(struct quorum *q, char *const paths[], int n, int threshold,
 	}
 	for (int i = 0; i < n; i++) {
 		char tmp[4096];
-		int rc = image_open(&q->ch[i].img, paths[i], false, err, errlen);
+		int rc = image_open_within(&q->ch[i].img, paths[i], false, nbd_ms,
+					   err, errlen);
 
 		if (rc < 0) {
 			q->n = i;

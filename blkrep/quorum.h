@@ -52,12 +52,16 @@ struct quorum {
 	const struct qapi_event_sink *sink;	/* NULL: log only */
 	uint64_t last_event_us;
 	uint64_t events, suppressed, failures;
+	int nbd_ms;		/* quorum_open's, for a rejoin's reopen too */
 	struct quorum_rejoin rj;
 };
 
-/* Opens the children (same size each).  threshold 0 means a majority. */
+/* Opens the children (same size each).  threshold 0 means a majority.
+ * An NBD child must connect, and later answer each command, within
+ * nbd_ms (0: no limit): one whose host vanished must not hold the
+ * quorum. */
 int quorum_open(struct quorum *q, char *const paths[], int n, int threshold,
-		bool fifo, bool rewrite, char *err, size_t errlen);
+		bool fifo, bool rewrite, int nbd_ms, char *err, size_t errlen);
 void quorum_close(struct quorum *q);
 
 int quorum_read(struct quorum *q, void *buf, size_t len, uint64_t off);

@@ -127,18 +127,14 @@ static bool others_vote(struct quorum *q, int i)
 }
 
 /* The child opened afresh, without the lock (connecting to a host may
- * take long): its old connection or file may be dead. */
-static int open_again(const struct quorum_child *c, struct image *fresh,
-		      char *err, size_t errlen)
+ * take long): its old connection or file may be dead.  A host still
+ * down, or one that never finishes the handshake, costs the quorum's
+ * NBD timeout, not this thread (it serves the control socket). */
+static int open_again(const struct quorum *q, const struct quorum_child *c,
+		      struct image *fresh, char *err, size_t errlen)
 {
-	/* A host still down, or one that never finishes the handshake,
-	 * must not hold this thread (it serves the control socket). */
-	int rc = image_is_nbd_uri(c->path) ?
-		 image_nbd_open_within(fresh, c->path, false,
-				       c->img.nbd_timeout_ms ?
-				       c->img.nbd_timeout_ms : 3000,
-				       err, errlen) :
-		 image_open(fresh, c->path, false, err, errlen);
+	int rc = image_open_within(fresh, c->path, false, q->nbd_ms, err,
+				   errlen);
 
 	if (rc == 0 && fresh->size != c->img.size) {
 		snprintf(err, errlen, "%s is %llu bytes now, not %llu",
@@ -156,7 +152,7 @@ static int start_copy(struct quorum *q, int i, const struct image *fresh,
 		      char *err, size_t errlen)
 {
 	struct quorum_child *c = &q->ch[i];
-	int timeout = c->img.nbd_timeout_ms, rc;
+	int rc;
 
 	/* Checked again: another child may have been given up while this
 	 * one was opened. */
@@ -170,7 +166,6 @@ static int start_copy(struct quorum *q, int i, const struct image *fresh,
 			 "done, one child fewer votes", c->name);
 	image_close(&c->img);
 	c->img = *fresh;
-	c->img.nbd_timeout_ms = timeout;
 	c->state = QCH_REJOINING;
 	q->rj = (struct quorum_rejoin){ .running = true, .child = i,
 					.total = c->img.size };
@@ -212,7 +207,7 @@ int quorum_rejoin_start(struct quorum *q, const char *node, char *err,
 	if (q->rj.started)
 		pthread_join(q->rj.thread, NULL);
 	q->rj.started = false;
-	rc = open_again(&q->ch[i], &fresh, err, errlen);
+	rc = open_again(q, &q->ch[i], &fresh, err, errlen);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&q->lock);

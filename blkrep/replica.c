@@ -100,17 +100,22 @@ static int wait_cmd(struct replica *r, int64_t cookie, const char *what)
 	return 0;
 }
 
-/* Connects to r->uri and checks the size; called with the lock held or
- * before other threads exist. */
+/* Connects to r->uri, within r->timeout_ms (the lock may be held: a
+ * host that is down must not hold the guest's writes until TCP gives
+ * up), and checks the size; called with the lock held or before other
+ * threads exist. */
 static int connect_secondary(struct replica *r, uint64_t size, char *err,
 		size_t errlen)
 {
 	struct nbd_handle *h = nbd_create();
 	int64_t their;
+	int rc = h ? image_nbd_connect(h, r->uri, r->timeout_ms, err, errlen) :
+		 -1;
 
-	if (!h || nbd_connect_uri(h, r->uri) < 0) {
-		snprintf(err, errlen, "secondary %s: %s", r->uri,
-			 nbd_get_error());
+	if (rc < 0) {
+		if (rc != -ETIMEDOUT)
+			snprintf(err, errlen, "secondary %s: %s", r->uri,
+				 nbd_get_error());
 		if (h)
 			nbd_close(h);
 		return -EIO;
@@ -143,6 +148,37 @@ int replica_reconnect(struct replica *r, uint64_t size, char *err,
 	return rc;
 }
 
+/* A window slot for len bytes at off, or NULL once the secondary is
+ * gone or does not free one in time (then degraded).  Lock held. */
+static struct replica_slot *claim(struct replica *r, uint64_t off,
+				  size_t len, const char *what)
+{
+	struct replica_slot *s;
+	const char *why = NULL;
+
+	settle(r);
+	if (!r->h)
+		return NULL;
+	s = window_claim(r, off, len, &why);
+	if (!s)
+		degrade(r, what, why);
+	return s;
+}
+
+/* Sends a claimed slot; from then on its range counts as unflushed, so
+ * that losing the secondary marks it.  0, or -1 (degraded).  Lock
+ * held. */
+static int send_claimed(struct replica *r, struct replica_slot *s,
+			const char *what)
+{
+	if (window_send(r, s) < 0) {
+		degrade(r, what, NULL);
+		return -1;
+	}
+	note_unflushed(r, s->off, s->len);
+	return 0;
+}
+
 /* The block read into a claimed slot's buffer; lock held. */
 static int read_into_slot(struct replica_slot *s, struct image *img,
 			  uint64_t off, size_t len)
@@ -166,29 +202,20 @@ int replica_copy_block(struct replica *r, struct image *img, uint64_t off,
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
-	settle(r);
-	if (!r->h)
+	s = claim(r, off, len, "resync write");
+	if (!s)
 		rc = -EIO;
-	if (rc == 0 && !(s = window_claim(r, off, len, &why))) {
-		degrade(r, "resync write", why);
-		rc = -EIO;
-	}
 	if (rc == 0 && (rc = read_into_slot(s, img, off, len)) < 0)
 		window_unclaim(r, s);
 	if (rc == 0) {
 		s->clears = true;
 		s->clear_block = block;
-		if (window_send(r, s) < 0) {
-			degrade(r, "resync write", NULL);
+		if (send_claimed(r, s, "resync write") < 0)
 			rc = -EIO;
-		}
 	}
-	if (rc == 0) {
-		note_unflushed(r, off, len);
-		if (window_push(r, &why) < 0) {
-			degrade(r, "resync write", why);
-			rc = -EIO;
-		}
+	if (rc == 0 && window_push(r, &why) < 0) {
+		degrade(r, "resync write", why);
+		rc = -EIO;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -280,16 +307,22 @@ static int ensure_marker(struct replica *r)
 	return 0;
 }
 
+/* Whether a local change may be made: not after replica_close, and
+ * only once the marker is durable.  Lock held. */
+static int may_change(struct replica *r)
+{
+	return r->closed ? -ESHUTDOWN : ensure_marker(r);
+}
+
 static int prepare_change(struct replica *r)
 {
 	int rc;
 
 	pthread_mutex_lock(&r->lock);
-	rc = r->closed ? -ESHUTDOWN : ensure_marker(r);
+	rc = may_change(r);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
-
 
 /* The map synced and closed, and with it the marker; lock held. */
 static void close_map(struct replica *r)
@@ -468,9 +501,6 @@ static int mirror(struct replica *r, enum op op, uint64_t len, uint64_t off,
 		}
 		rc = wait_cmd(r, cookie, op == OP_FLUSH ? "flush" :
 			      op == OP_ZERO ? "zero" : "trim");
-		if (rc == 0 && r->remote_err)
-			rc = -1;
-		settle(r);
 		if (rc == 0 && op == OP_FLUSH)
 			flushed(r);
 		else if (rc == 0 && !fua)
@@ -534,9 +564,9 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 	if (len == 0)	/* as in replica_zero_both */
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	if (r->closed || ensure_marker(r) < 0) {
+	if ((rc = may_change(r)) < 0) {
 		pthread_mutex_unlock(&r->lock);
-		return r->closed ? -ESHUTDOWN : -EIO;
+		return rc;
 	}
 	quiesce(r);
 	if (r->h)
@@ -555,42 +585,36 @@ int replica_write_both(struct replica *r, struct image *img, const void *buf,
 	return rc;
 }
 
+/* The caller's buffer and the slot's spare change places (twice: back
+ * again). */
+static void swap_buffers(struct replica_slot *s, uint8_t **bufp,
+			 size_t *capp)
+{
+	uint8_t *b = s->buf;
+	size_t cap = s->cap;
+
+	s->buf = *bufp;
+	s->cap = *capp;
+	*bufp = b;
+	*capp = cap;
+}
+
 /* Claims a window slot and sends the write from it; the slot takes the
  * caller's buffer and leaves its spare one in return.  NULL (degraded)
  * when the secondary is gone or does not answer.  Lock held. */
 static struct replica_slot *send_windowed(struct replica *r, uint8_t **bufp,
 		size_t *capp, size_t len, uint64_t off)
 {
-	struct replica_slot *s;
-	const char *why = NULL;
-	uint8_t *spare;
-	size_t spare_cap;
+	struct replica_slot *s = claim(r, off, len, "write");
 
-	settle(r);
-	if (!r->h)
+	if (!s)
 		return NULL;
-	s = window_claim(r, off, len, &why);
-	if (!s) {
-		degrade(r, "write", why);
-		return NULL;
-	}
-	spare = s->buf;
-	spare_cap = s->cap;
-	s->buf = *bufp;
-	s->cap = *capp;
-	*bufp = spare;
-	*capp = spare_cap;
-	if (window_send(r, s) < 0) {
+	swap_buffers(s, bufp, capp);
+	if (send_claimed(r, s, "write") < 0) {
 		/* The payload goes back to the caller, for the local copy. */
-		*bufp = s->buf;
-		*capp = s->cap;
-		s->buf = spare;
-		s->cap = spare_cap;
-		degrade(r, "write", NULL);
+		swap_buffers(s, bufp, capp);
 		return NULL;
 	}
-	/* Unflushed from now on: losing the secondary marks it. */
-	note_unflushed(r, off, len);
 	return s;
 }
 
@@ -606,9 +630,9 @@ int replica_write_pass(struct replica *r, struct image *img, uint8_t **bufp,
 	if (fua)
 		return replica_write_both(r, img, *bufp, len, off, true);
 	pthread_mutex_lock(&r->lock);
-	if (r->closed || ensure_marker(r) < 0) {
+	if ((rc = may_change(r)) < 0) {
 		pthread_mutex_unlock(&r->lock);
-		return r->closed ? -ESHUTDOWN : -EIO;
+		return rc;
 	}
 	s = send_windowed(r, bufp, capp, len, off);
 	/* Meanwhile libnbd has put on the wire what the socket took. */

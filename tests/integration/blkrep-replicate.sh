@@ -44,6 +44,13 @@ contains "$ERR" "has $((SIZE + 4096)) bytes, this image $SIZE: they must match"
 expect_rc 1 "$BLKREP" --image "$TMP/p.img" --unix "$TMP/p.sock" \
 	--replicate nbd://127.0.0.1:1/disk0
 contains "$ERR" "secondary nbd://127.0.0.1:1/disk0"
+# A secondary that takes the connection but never shakes hands is given
+# up after --peer-timeout, not waited for.
+kill -STOP "$SPID"
+expect_rc 1 "$BLKREP" --image "$TMP/p.img" --unix "$TMP/p.sock" --replicate "$S" \
+	--peer-timeout 500
+contains "$ERR" "$S: no handshake within 500 ms"
+kill -CONT "$SPID"
 kill "$SPID"
 wait "$SPID" 2>/dev/null
 truncate -s $SIZE "$TMP/s.img"
