@@ -312,8 +312,9 @@ int ovl_put_run(struct overlay *o, uint64_t first, unsigned n, uint64_t epoch,
 		const void *data)
 {
 	const uint64_t rec = REC_HDR + OVL_BLOCK;
-	uint8_t (*rh)[REC_HDR];
-	struct iovec *iov;
+	/* 16 KiB at most, on the stack: no allocation on the write path. */
+	uint8_t rh[OVL_RUN_MAX][REC_HDR];
+	struct iovec iov[2 * OVL_RUN_MAX];
 	int rc = 0;
 
 	if (n == 0 || n > OVL_RUN_MAX)
@@ -324,19 +325,14 @@ int ovl_put_run(struct overlay *o, uint64_t first, unsigned n, uint64_t epoch,
 		rc = index_room(o, first + i, epoch, true);
 	if (rc < 0)
 		return rc;
-	rh = malloc((size_t)n * REC_HDR);
-	iov = malloc(2 * (size_t)n * sizeof(*iov));
-	if (!rh || !iov)
-		rc = -ENOMEM;
-	for (unsigned i = 0; rc == 0 && i < n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *p = (const uint8_t *)data + (size_t)i * OVL_BLOCK;
 
 		record_header(rh[i], REC_DATA, first + i, epoch, p);
 		iov[2 * i] = (struct iovec){ rh[i], REC_HDR };
 		iov[2 * i + 1] = (struct iovec){ (void *)p, OVL_BLOCK };
 	}
-	if (rc == 0)
-		rc = util_pwritev_all(o->fd, iov, 2 * (int)n, o->end);
+	rc = util_pwritev_all(o->fd, iov, 2 * (int)n, o->end);
 	if (rc == 0) {
 		uint64_t at = o->end;
 
@@ -346,15 +342,12 @@ int ovl_put_run(struct overlay *o, uint64_t first, unsigned n, uint64_t epoch,
 		for (unsigned i = 0; rc == 0 && i < n; i++)
 			rc = index_put(o, first + i, epoch,
 				       at + i * rec + REC_HDR);
-	} else if (rc != -ENOMEM) {
+	} else if (ftruncate(o->fd, (off_t)o->end) < 0) {
 		/* Whole records the failed write left past the end would
-		 * replay after a restart: cut them off (best effort). */
-		if (ftruncate(o->fd, (off_t)o->end) < 0)
-			log_warn("%s: cannot cut off a failed write: %s",
-				 o->path, strerror(errno));
+		 * replay after a restart: cut off (best effort). */
+		log_warn("%s: cannot cut off a failed write: %s", o->path,
+			 strerror(errno));
 	}
-	free(rh);
-	free(iov);
 	return rc;
 }
 

@@ -17,8 +17,6 @@
 
 #define BLK OVL_BLOCK
 
-/* Reads block b of the secondary disk; the last block of a disk whose
- * size is not a multiple of BLK is padded with zeros. */
 /* Blocks b .. b+count-1 of the disk, in one read; the part past the end
  * of a disk whose size is not a multiple of BLK reads as zeros. */
 static int disk_blocks(struct secondary *s, uint64_t b, unsigned count,
@@ -196,12 +194,6 @@ void sec_close(struct secondary *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
-/* Copy-before-write: the old contents of each block in the range go to
- * the hidden overlay once per epoch, written before the disk changes.
- * Not synced: if this blkrep dies the page cache keeps the order, and if
- * the host dies the SVM dies with it, so no view is ever read from the
- * overlays again (a new session starts them --fresh).  Only a takeover
- * needs them on disk, and the commit syncs them first. */
 /* The blocks from b on, up to last and OVL_RUN_MAX, that still lack a
  * pre-image of this epoch. */
 static unsigned run_lacking(struct secondary *s, uint64_t b, uint64_t last)
@@ -214,6 +206,12 @@ static unsigned run_lacking(struct secondary *s, uint64_t b, uint64_t last)
 	return n;
 }
 
+/* Copy-before-write: the old contents of each block in the range go to
+ * the hidden overlay once per epoch, written before the disk changes.
+ * Not synced: if this blkrep dies the page cache keeps the order, and if
+ * the host dies the SVM dies with it, so no view is ever read from the
+ * overlays again (a new session starts them --fresh).  Only a takeover
+ * needs them on disk, and the commit syncs them first. */
 static int save_pre_images(struct secondary *s, uint64_t len, uint64_t off)
 {
 	uint64_t b, last, blocks;

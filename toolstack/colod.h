@@ -60,7 +60,6 @@ struct colod {
 	/* Set while a long operation holds the loop (colod_serve_busy):
 	 * what it is, for the requests that must wait. */
 	const char *busy;
-	const char *busy_dom;	/* ...and the domain it works on */
 	/* The last outgoing migration of each domain, kept after the
 	 * domain has left, for query-migrate. */
 	struct {

@@ -126,60 +126,64 @@ static void serve_base(struct colod *d, const zmq_pollitem_t *pi)
 		hb_tick(d);
 }
 
+/* One round of the loop: waits up to wait_ms, then serves new event
+ * subscribers, helper events (of every domain but skip; none unless
+ * domains) and the base items.  0, or -errno from zmq_poll. */
+static int poll_round(struct colod *d, long wait_ms, bool domains,
+		      const char *skip)
+{
+	zmq_pollitem_t pi[PI_BASE + 1 + 2 * DOMAINS_MAX];
+	int nd = 0;
+
+	base_pollitems(d, pi);
+	pi[PI_BASE] = (zmq_pollitem_t){ d->pub, 0, ZMQ_POLLIN, 0 };
+	if (domains)
+		nd = domains_pollitems(d, pi + PI_BASE + 1, 2 * DOMAINS_MAX,
+				       skip);
+	if (zmq_poll(pi, PI_BASE + 1 + nd, wait_ms) < 0)
+		return -errno;
+	if (pi[PI_BASE].revents & ZMQ_POLLIN)
+		drain_subscriptions(d);
+	/* Helper events first: a request may remove a domain. */
+	domains_handle(d, pi + PI_BASE + 1, nd);
+	serve_base(d, pi);
+	return 0;
+}
+
 void colod_serve_busy(struct colod *d, const char *dom, const char *what,
 		int ms)
 {
 	uint64_t end = util_mono_us() + (uint64_t)ms * 1000;
-	const char *outer = d->busy, *outer_dom = d->busy_dom;
+	const char *outer = d->busy;
 	uint64_t now;
+	int rc;
 
 	d->busy = what;
-	d->busy_dom = dom;
 	while (!d->quit && (now = util_mono_us()) < end) {
-		zmq_pollitem_t pi[PI_BASE + 1 + 2 * DOMAINS_MAX];
 		long wait = (long)((end - now) / 1000) + 1;
-		int nd;
 
 		if (wait > hb_poll_ms(d))
 			wait = hb_poll_ms(d);
-		base_pollitems(d, pi);
-		pi[PI_BASE] = (zmq_pollitem_t){ d->pub, 0, ZMQ_POLLIN, 0 };
 		/* Nested in another busy wait, whose domain this one would
 		 * not skip: no helper events at all. */
-		nd = outer ? 0 : domains_pollitems(d, pi + PI_BASE + 1,
-						   2 * DOMAINS_MAX, dom);
-		if (zmq_poll(pi, PI_BASE + 1 + nd, wait) < 0 && errno != EINTR)
+		rc = poll_round(d, wait, !outer, dom);
+		if (rc < 0 && rc != -EINTR)
 			break;
-		if (pi[PI_BASE].revents & ZMQ_POLLIN)
-			drain_subscriptions(d);
-		domains_handle(d, pi + PI_BASE + 1, nd);
-		serve_base(d, pi);
 	}
 	d->busy = outer;
-	d->busy_dom = outer_dom;
 }
 
 void colod_loop(struct colod *d)
 {
 	while (!d->quit) {
-		zmq_pollitem_t pi[PI_BASE + 1 + 2 * DOMAINS_MAX];
-		int nd;
+		int rc = poll_round(d, hb_poll_ms(d), true, NULL);
 
-		base_pollitems(d, pi);
-		pi[PI_BASE] = (zmq_pollitem_t){ d->pub, 0, ZMQ_POLLIN, 0 };
-		nd = domains_pollitems(d, pi + PI_BASE + 1, 2 * DOMAINS_MAX,
-				       d->busy_dom);
-		if (zmq_poll(pi, PI_BASE + 1 + nd, hb_poll_ms(d)) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("zmq_poll: %s", zmq_strerror(errno));
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0) {
+			log_error("zmq_poll: %s", zmq_strerror(-rc));
 			break;
 		}
-		if (pi[PI_BASE].revents & ZMQ_POLLIN)
-			drain_subscriptions(d);
-		/* Helper events first: a request may remove a domain. */
-		domains_handle(d, pi + PI_BASE + 1, nd);
-		serve_base(d, pi);
 		if (util_mono_us() - d->ckpt_tick_us >= 1000000)
 			domains_checkpoints_tick(d);
 	}
