@@ -205,19 +205,27 @@ static int set_colo_mode(struct colod *d, const char *name,
 }
 
 /* HOST or HOST:PORT. */
-static int split_uri(const char *uri, char *host, size_t len, int *port)
+static int bad_uri(struct colo_error *err)
+{
+	colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER, "uri must be HOST "
+		       "or HOST:PORT, HOST an IPv4 address or a host name");
+	return -EINVAL;
+}
+
+static int split_uri(const char *uri, char *host, size_t len, int *port,
+		     struct colo_error *err)
 {
 	const char *colon = strrchr(uri, ':');
 	long long p = COLOD_PEER_PORT;
 
 	if (colon && util_parse_ll(colon + 1, 1, 65535, &p) < 0)
-		return -EINVAL;
+		return bad_uri(err);
 	snprintf(host, len, "%.*s", colon ? (int)(colon - uri) : (int)strlen(uri),
 		 uri);
 	*port = (int)p;
 	/* IPv6 literals are refused, not misread: the peer, migration
 	 * and NBD endpoints built from host would need brackets. */
-	return *host && !strpbrk(host, ":[]") ? 0 : -EINVAL;
+	return *host && !strpbrk(host, ":[]") ? 0 : bad_uri(err);
 }
 
 /* A client of the peer colod at host:port (ep says where), over CURVE
@@ -338,12 +346,8 @@ int qmp_migrate(void *opaque, const struct qmp_migrate_args *a,
 
 	if (!l)
 		return -ENOENT;
-	if (split_uri(a->uri, host, sizeof(host), &port) < 0) {
-		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
-			       "uri must be HOST or HOST:PORT, HOST an "
-			       "IPv4 address or a host name");
+	if (split_uri(a->uri, host, sizeof(host), &port, err) < 0)
 		return -EINVAL;
-	}
 	rc = state_domain_config(&d->st, a->domain, &xml);
 	if (rc < 0) {
 		colo_error_set(err, ERROR_CLASS_INTERNAL_ERROR,
@@ -475,12 +479,8 @@ static int colo_begin(struct colod *d, const char *domain, const char *uri,
 			       domain, colo_mode_str(dom.mode));
 		return -EBUSY;
 	}
-	if (split_uri(uri, host, sizeof(host), &port) < 0) {
-		colo_error_set(err, ERROR_CLASS_INVALID_PARAMETER,
-			       "uri must be HOST or HOST:PORT, HOST an "
-			       "IPv4 address or a host name");
+	if (split_uri(uri, host, sizeof(host), &port, err) < 0)
 		return -EINVAL;
-	}
 	rc = state_domain_config(&d->st, domain, &xml);
 	if (rc == 0)
 		rc = setup_secondary(d, l, xml, host, port, full_sync,
