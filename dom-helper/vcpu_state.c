@@ -314,6 +314,35 @@ static int check_cpuid(struct vm *vm, const struct kvm_cpuid2 *saved,
 	return 0;
 }
 
+/*
+ * Make the saved CPUID table the VM's template and give each vCPU its own
+ * view of it (APIC id, topology), as at creation.  On failure the VM keeps
+ * its old template.
+ */
+static int adopt_cpuid(struct vm *vm, const struct kvm_cpuid2 *saved,
+		size_t len, char *err, size_t errlen)
+{
+	struct kvm_cpuid2 *old = vm->cpuid, *copy = malloc(len);
+	int rc = 0;
+
+	if (!copy) {
+		snprintf(err, errlen, "out of memory for the CPUID table");
+		return -ENOMEM;
+	}
+	memcpy(copy, saved, len);
+	vm->cpuid = copy;
+	for (int i = 0; i < vm->nr_vcpus && rc == 0; i++)
+		rc = cpuid_apply(vm, &vm->vcpus[i]);
+	if (rc < 0) {
+		snprintf(err, errlen, "KVM_SET_CPUID2: %s", strerror(-rc));
+		vm->cpuid = old;
+		free(copy);
+		return -EIO;
+	}
+	free(old);
+	return 0;
+}
+
 int vm_state_load(struct vm *vm, const uint8_t *body, size_t len,
 		char *err, size_t errlen)
 {
@@ -367,20 +396,9 @@ int vm_state_load(struct vm *vm, const uint8_t *body, size_t len,
 	 * same table: set it only when it differs from what the VM has. */
 	if (vm->cpuid->nent != cpuid->nent ||
 	    memcmp(vm->cpuid, cpuid, plen[MT_CPUID]) != 0) {
-		struct kvm_cpuid2 *copy = malloc(plen[MT_CPUID]);
-
-		for (int i = 0; i < vm->nr_vcpus; i++)
-			if (ioctl(vm->vcpus[i].fd, KVM_SET_CPUID2, cpuid) < 0) {
-				snprintf(err, errlen, "KVM_SET_CPUID2: %s",
-					 strerror(errno));
-				free(copy);
-				return -EIO;
-			}
-		if (copy) {
-			memcpy(copy, cpuid, plen[MT_CPUID]);
-			free(vm->cpuid);
-			vm->cpuid = copy;
-		}
+		rc = adopt_cpuid(vm, cpuid, plen[MT_CPUID], err, errlen);
+		if (rc < 0)
+			return rc;
 	}
 	memcpy(&clock, p[MT_CLOCK], sizeof(clock));
 	clock.flags = 0;

@@ -88,5 +88,6 @@ done
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed: ${failures[*]} (logs in $LOGDIR)"
 fi
-echo "$passed passed, $failed failed, $skipped skipped"
+[ "$skipped" -eq 0 ] || echo "$skipped skipped"
+echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -292,18 +292,64 @@ static void exec_helper(struct colod *d, const struct spawn_args *sa,
 	_exit(127);
 }
 
+/*
+ * Reads the status pipe until the helper's verdict: "OK [port=N]" or
+ * "ERR reason".  The middle child's "PID n" line comes too, in any order
+ * with the verdict, since both may write at once.  Returns the verdict
+ * line in line[], empty when the helper went silent or away.
+ */
+static void copy_line(char *line, size_t size, const char *from)
+{
+	size_t n = strnlen(from, size - 1);
+
+	memcpy(line, from, n);
+	line[n] = '\0';
+}
+
+static void read_status(int fd, char *line, size_t size, pid_t *helper)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char buf[700], *nl;
+	size_t got = 0;
+	ssize_t r;
+
+	*line = '\0';
+	for (;;) {
+		while ((nl = memchr(buf, '\n', got))) {
+			*nl = '\0';
+			if (strncmp(buf, "PID ", 4) == 0) {
+				*helper = (pid_t)atoi(buf + 4);
+			} else {
+				copy_line(line, size, buf);
+				return;
+			}
+			got -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, got);
+		}
+		if (got >= sizeof(buf) - 1 ||
+		    poll(&pfd, 1, HELPER_START_TIMEOUT_MS) <= 0)
+			break;
+		r = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	copy_line(line, size, buf);
+}
+
 /* Double-forks the helper and waits for its "OK [port=N]" or "ERR
- * reason"; *port gets N when given. */
+ * reason"; *port gets N when given.  *helper gets the helper's pid, so
+ * that a caller can stop a helper it gives up on. */
 static int spawn(struct colod *d, const struct spawn_args *sa, int *port,
-		char *why, size_t whylen)
+		pid_t *helper, char *why, size_t whylen)
 {
 	char line[600];
-	struct pollfd pfd;
 	sigset_t all, old;
 	int p[2], status;
-	ssize_t got = 0, r;
 	pid_t pid;
 
+	*helper = 0;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	sigfillset(&all);
@@ -311,12 +357,17 @@ static int spawn(struct colod *d, const struct spawn_args *sa, int *port,
 	pid = fork();
 	if (pid == 0) {
 		sigset_t none;
+		pid_t g;
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		setsid();
-		if (fork() != 0)
+		g = fork();
+		if (g != 0) {
+			if (g > 0)
+				dprintf(p[1], "PID %d\n", (int)g);
 			_exit(0);
+		}
 		close(p[0]);
 		fcntl(p[1], F_SETFD, 0);	/* keep it across exec */
 		exec_helper(d, sa, p[1]);
@@ -328,25 +379,15 @@ static int spawn(struct colod *d, const struct spawn_args *sa, int *port,
 		return -errno;
 	}
 	waitpid(pid, &status, 0);
-	pfd = (struct pollfd){ p[0], POLLIN, 0 };
-	while (got < (ssize_t)sizeof(line) - 1 && !memchr(line, '\n', (size_t)got)) {
-		if (poll(&pfd, 1, HELPER_START_TIMEOUT_MS) <= 0)
-			break;
-		r = read(p[0], line + got, sizeof(line) - 1 - (size_t)got);
-		if (r <= 0)
-			break;
-		got += r;
-	}
+	read_status(p[0], line, sizeof(line), helper);
 	close(p[0]);
-	line[got] = '\0';
-	line[strcspn(line, "\n")] = '\0';
 	if (strncmp(line, "OK", 2) == 0) {
 		if (port && strncmp(line, "OK port=", 8) == 0)
 			*port = atoi(line + 8);
 		return 0;
 	}
 	snprintf(why, whylen, "%s", strncmp(line, "ERR ", 4) == 0 ? line + 4 :
-		 got ? line : "the helper exited without reporting");
+		 *line ? line : "the helper exited without reporting");
 	return -EIO;
 }
 
@@ -393,6 +434,7 @@ static int create(struct colod *d, const struct domain_config *cfg,
 	struct state_domain row, tmp;
 	struct helper_info info;
 	struct dom_link *l;
+	pid_t helper = 0;
 	char path[4200], why[600] = "";
 	int rc;
 
@@ -450,11 +492,15 @@ static int create(struct colod *d, const struct domain_config *cfg,
 		rc = disks_spawn(d, cfg, sa->colo ? &dc : NULL, why,
 				 sizeof(why));
 		if (rc == 0)
-			rc = spawn(d, &a, port, why, sizeof(why));
+			rc = spawn(d, &a, port, &helper, why, sizeof(why));
 	}
 	l = rc == 0 ? link_open(d, cfg->name, HELPER_CALL_TIMEOUT_MS, &info) :
 	    NULL;
 	if (!l) {
+		/* A helper that never said OK, or never answered, must not
+		 * run on with no record of its domain. */
+		if (helper > 0)
+			kill(helper, SIGKILL);
 		disks_kill(d, cfg->name);
 		colod_txn_begin(d);
 		state_domain_delete(&d->st, cfg->name);

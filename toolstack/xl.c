@@ -64,6 +64,13 @@ void xl_print_cmd_help(FILE *f, const char *prefix, const struct xl_cmd *cmd)
 		fprintf(f, "\n%s", cmd->help);
 }
 
+/*
+ * The group ("colo", "block") of the command being run, so that its usage
+ * lines name it in full.  colo-xl runs one command per process, so one
+ * file-scope slot is enough and spares every command passing it on.
+ */
+static const char *cur_group = "";
+
 int xl_usage_error(const struct xl_cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
@@ -74,7 +81,8 @@ int xl_usage_error(const struct xl_cmd *cmd, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	if (cmd)
-		fprintf(stderr, "Usage: colo-xl %s%s%s\n", cmd->name,
+		fprintf(stderr, "Usage: colo-xl %s%s%s%s%s\n", cur_group,
+			*cur_group ? " " : "", cmd->name,
 			*cmd->args ? " " : "", cmd->args);
 	return XL_USAGE;
 }
@@ -86,7 +94,7 @@ bool xl_want_help(const struct xl_cmd *cmd, int argc, char **argv)
 			break;
 		if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
-			xl_print_cmd_help(stdout, "", cmd);
+			xl_print_cmd_help(stdout, cur_group, cmd);
 			return true;
 		}
 	}
@@ -158,6 +166,7 @@ int xl_run_table(struct xl_ctx *x, const struct xl_cmd *table,
 		}
 		return xl_run_table(x, cmd->sub, g, argc - 1, argv + 1);
 	}
+	cur_group = group;
 	if (xl_want_help(cmd, argc, argv))
 		return XL_OK;
 	if (x->dry_run && !cmd->dry_run_ok) {

@@ -8,7 +8,10 @@
  * with "ECHO " + its payload, swapping the MAC addresses; a frame whose
  * payload is QUIT powers off.
  * On serial 'r' it reads 16 sectors into a buffer only the device writes
- * and prints READBUF <first pfn> <last pfn>, for the dirty-log test. */
+ * and prints READBUF <first pfn> <last pfn>, for the dirty-log test.
+ * On serial 'L' it posts a block request whose descriptor chains to
+ * itself and prints "BLK loop NEEDS-RESET" once the device has refused it
+ * by asking for a reset (or "BLK loop IGNORED"). */
 #include "virtio.h"
 
 #define SECTOR 512
@@ -175,6 +178,32 @@ static void start_net(void)
 		mac[2], mac[3], mac[4], mac[5]);
 }
 
+/* A descriptor that chains to itself: a broken driver.  The device must
+ * stop using the queue and ask for a reset, and the host stay unharmed. */
+static void blk_post_loop(void)
+{
+	static struct blk_req req = { T_IN, 0, 0 };
+	struct gvq *q = &blk.q[0];
+	uint16_t head = q->free_head;
+	uint64_t spins = 0;
+
+	q->desc[head].addr = (uintptr_t)&req;
+	q->desc[head].len = sizeof(req);
+	q->desc[head].flags = 1;	/* NEXT */
+	q->desc[head].next = head;
+	q->avail[2 + q->avail_idx % q->size] = head;
+	barrier();
+	q->avail_idx++;
+	mb();
+	q->avail[1] = q->avail_idx;
+	gvq_kick(q);
+	while (!(vdev_status(&blk) & 0x40) && ++spins < 2000)
+		pv_idle(1000);
+	gprintf("BLK loop %s\n", vdev_status(&blk) & 0x40 ? "NEEDS-RESET" :
+		"IGNORED");
+	have_blk = 0;	/* the device is out of use until a reset */
+}
+
 int guest_main(void)
 {
 	if (vdev_find(&blk, 2, 0) == 0 &&
@@ -195,6 +224,8 @@ int guest_main(void)
 			return 0;
 		if (c == 'r' && have_blk)
 			read_for_dirty_test();
+		if (c == 'L' && have_blk)
+			blk_post_loop();
 		if (have_net && net_poll())
 			return 0;
 		if ((have_blk && (vdev_status(&blk) & 0x40)) ||

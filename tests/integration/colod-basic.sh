@@ -17,6 +17,15 @@ contains "$OUT" "db_schema              : 3"
 expect_rc 0 xl a --json info
 contains "$OUT" "\"run-dir\": \"$TMP/a/run\""
 
+step "-v shows the request and the reply"
+expect_rc 0 xl a -v info
+echo "$ERR" | grep -Eq '^-> \{.*"execute":"[a-z-]+"' ||
+	fail "-v printed no request: $ERR"
+echo "$ERR" | grep -q '^<- {.*"return"' || fail "-v printed no reply: $ERR"
+contains "$OUT" "domains                : 0"
+expect_rc 0 xl a info
+[ -z "$ERR" ] || fail "without -v, info wrote to stderr: $ERR"
+
 step "list with no domains"
 expect_rc 0 xl a list
 [ "$(echo "$OUT" | wc -l)" -eq 1 ] || fail "list should print only a header: $OUT"

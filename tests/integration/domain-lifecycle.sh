@@ -153,4 +153,41 @@ sed "s|counter.elf|hello.elf|; s|<cmdline>.*</cmdline>|<cmdline>exit=0</cmdline>
 expect_rc 0 xl d create "$TMP/hello.xml"
 wait_for 10 bash -c "COLO_RUN_DIR=$TMP/d/run $XL list | grep -q web && exit 1 || exit 0" ||
 	fail "a powered-off domain is still listed"
+step "console input reaches the guest"
+sed "s|<name>web</name>|<name>dirt</name>|; s|counter.elf|dirty.elf|; /<cmdline>/d" \
+	"$TMP/web.xml" >"$TMP/dirt.xml"
+expect_rc 0 xl d create "$TMP/dirt.xml"
+wait_for 10 grep -q DIRTY-READY "$TMP/d/state/console/dirt.log" ||
+	fail "the dirty guest did not start"
+# Each 'd' typed makes the guest dirty its pages and say so.
+OUT=$(printf dd | xl d console -w 3000 dirt)
+contains "$OUT" "DIRTIED 2"
+printf q | xl d console -w 1000 dirt >/dev/null
+wait_for 10 bash -c "COLO_RUN_DIR=$TMP/d/run $XL list | grep -q dirt && exit 1 || exit 0" ||
+	fail "'q' typed at the console did not power the guest off"
+
+step "a helper that reports failure but lingers is stopped"
+# It writes its verdict to the status descriptor colod gives it and then
+# stays alive, as a wedged helper would: colod must not leave it running.
+cat >"$TMP/lingering-helper" <<'SH'
+#!/bin/bash
+while [ $# -gt 0 ]; do
+	[ "$1" = --status-fd ] && fd=$2
+	shift
+done
+echo $$ >"$LINGER_PIDFILE"
+echo "ERR refused for the test" >&"$fd"
+exec sleep 600
+SH
+chmod +x "$TMP/lingering-helper"
+COLO_DOM_HELPER=$TMP/lingering-helper LINGER_PIDFILE=$TMP/linger.pid \
+	start_colod e || fail "colod e did not start"
+expect_rc 1 xl e create "$TMP/web.xml"
+contains "$ERR" "refused for the test"
+lpid=$(cat "$TMP/linger.pid")
+CHILD_PIDS+=("$lpid")
+wait_for 5 bash -c "! kill -0 $lpid 2>/dev/null" ||
+	fail "the failed helper (pid $lpid) still runs"
+expect_rc 0 xl e list
+[ "$(echo "$OUT" | wc -l)" -eq 1 ] || fail "a failed create left: $OUT"
 echo ok

@@ -7,12 +7,18 @@ MAN=$TOP_SRCDIR/man
 PAGES=("$MAN"/*.[1-8] "$TOP_BUILDDIR/gen/colo-protocol.7")
 
 step "mandoc -Tlint"
-out=$(mandoc -Tlint -W warning "${PAGES[@]}" 2>&1)
+# Style messages count too; only those about what this host has installed
+# (other pages, the whatis database) are left out.
+out=$(mandoc -Tlint "${PAGES[@]}" 2>&1 |
+	grep -v -e 'referenced manual not found' -e 'mandoc\.db' || true)
 [ -z "$out" ] || fail "mandoc -Tlint:
 $out"
 
 step "every command is documented, with the same synopsis"
-rendered=$(mandoc -Tascii "$MAN/colo-xl.1" | col -b)
+# Plain text without overstrikes; sed rather than col(1), which a minimal
+# Debian lacks.
+plain() { mandoc -Tascii "$1" | sed 's/.\x08//g'; }
+rendered=$(plain "$MAN/colo-xl.1")
 commands=$("$XL" help | awk '/Commands:$/ { on = 1; next } /^Global/ { on = 0 }
 	on && /^  [a-z]/ { sub(/^  /, ""); split($0, w, /  +/); print w[1] }')
 [ -n "$commands" ] || fail "colo-xl help lists no commands"
@@ -23,6 +29,9 @@ while read -r cmd; do
 	[ -n "$usage" ] || fail "no usage line for '$cmd'"
 	echo "$rendered" | grep -qxF "     $usage" ||
 		fail "colo-xl.1 lacks the item line '$usage'"
+	# shellcheck disable=SC2086
+	[ "$("$XL" $cmd --help)" = "$("$XL" help $cmd)" ] ||
+		fail "'colo-xl $cmd --help' differs from 'colo-xl help $cmd'"
 	n=$((n + 1))
 done <<<"$commands"
 echo "   $n commands match"
@@ -38,7 +47,7 @@ while read -r cmd; do
 done <<<"$documented"
 
 step "the protocol page lists every command and event of the schema"
-proto=$(mandoc -Tascii "$TOP_BUILDDIR/gen/colo-protocol.7" | col -b)
+proto=$(plain "$TOP_BUILDDIR/gen/colo-protocol.7")
 for name in $(grep -oE "'(command|event)': '[^']+'" "$TOP_SRCDIR/schema/colo.json" |
 	sed -E "s/.*: '([^']+)'/\1/"); do
 	echo "$proto" | grep -q "^   $name\$" || fail "colo-protocol.7 lacks $name"

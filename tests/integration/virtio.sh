@@ -117,6 +117,16 @@ sleep 0.5
 xml t "<host name='127.0.0.1' port='$port'/>" "" >"$TMP/t.xml"
 start_helper t "$TMP/t.xml"
 wait_for 10 grep -q "BLK capacity 8192 seed 9 OK" "$TMP/t.con" || fail "tcp: $(cat "$TMP/t.con")"
+
+step "a descriptor loop breaks only the device"
+call t '{"execute":"helper-console-write","arguments":{"data":"L"}}' >/dev/null
+wait_for 10 grep -q "BLK loop" "$TMP/t.con" || fail "no verdict: $(tail -3 "$TMP/t.con")"
+grep -q "BLK loop NEEDS-RESET" "$TMP/t.con" ||
+	fail "the device did not ask for a reset: $(grep 'BLK loop' "$TMP/t.con")"
+grep -q "virtio-blk at .*broke a virtqueue; device needs reset" "$TMP/t.log" ||
+	fail "the helper did not log the broken queue"
+call t '{"execute":"helper-query"}' | grep -q '"return"' ||
+	fail "the helper stopped answering after the loop"
 call t '{"execute":"helper-quit"}' >/dev/null
 
 step "an unreachable NBD server is a clear start-up error"
