@@ -25,6 +25,17 @@
 #define TSS_LIMIT		0x2068	/* 104-byte TSS + 8 KiB I/O bitmap */
 #define RFLAGS_USER		0x3002	/* IOPL=3, IF=0 */
 
+/* CPUID_SAVE leaf, slot: eax, ebx, ecx, edx of the leaf into boot_cpuid. */
+	.macro CPUID_SAVE leaf, slot
+	movl $\leaf, %eax
+	xorl %ecx, %ecx
+	cpuid
+	movl %eax, boot_cpuid + \slot * 16
+	movl %ebx, boot_cpuid + \slot * 16 + 4
+	movl %ecx, boot_cpuid + \slot * 16 + 8
+	movl %edx, boot_cpuid + \slot * 16 + 12
+	.endm
+
 	.pushsection .note.Xen, "a", @note
 	.balign 4
 	.long 4				/* name size: "Xen\0" */
@@ -121,6 +132,14 @@ start64:
 	jb 2b
 	lidt idt_ptr
 
+	/* CPUID as the guest kernel sees it, kept for the C code: in ring 3
+	 * a PVM host runs CPUID natively, so only ring 0 shows the table
+	 * the helper gave KVM. */
+	CPUID_SAVE 1, 0
+	CPUID_SAVE 0x80000001, 1
+	CPUID_SAVE 0x80000007, 2
+	CPUID_SAVE 0x40000010, 3
+
 	/* As if called: the SysV ABI wants rsp + 8 16-byte aligned at a
 	 * function's entry, or aligned SSE spills fault. */
 	pushq $SEL_UDATA
@@ -191,6 +210,8 @@ boot_pml4:	.skip 4096
 boot_pdpt:	.skip 4096
 boot_pd:	.skip 4 * 4096
 idt:		.skip 256 * 16
+	.globl boot_cpuid
+boot_cpuid:	.skip 4 * 16
 	.balign 16
 boot_tss:	.skip 104 + 8192 + 16	/* TSS, zeroed I/O bitmap, 0xff end */
 	.balign 16

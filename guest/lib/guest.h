@@ -10,6 +10,9 @@
 #include "guest_abi.h"
 
 extern struct hvm_start_info *guest_start_info;
+/* CPUID leaves 1, 0x80000001, 0x80000007 and 0x40000010 (eax..edx) as
+ * ring 0 saw them at boot; see boot.S. */
+extern uint32_t boot_cpuid[4][4];
 
 /* Provided by each guest; its return value is the poweroff status. */
 int guest_main(void);

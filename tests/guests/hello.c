@@ -1,6 +1,17 @@
-/* Test guest: prints its command line and memory map, then powers off
- * with the status given as exit=N (default 0). */
+/* Test guest: prints its command line, memory map and the CPUID leaves
+ * the helper filters, then powers off with the status given as exit=N
+ * (default 0). */
 #include "guest.h"
+
+/* The leaves boot.S read in ring 0, where KVM answers CPUID. */
+static void print_cpuid(void)
+{
+	gprintf("cpuid 1: ecx %#x apic %u\n", boot_cpuid[0][2],
+		boot_cpuid[0][1] >> 24);
+	gprintf("cpuid 80000001: ecx %#x\n", boot_cpuid[1][2]);
+	gprintf("cpuid 80000007: edx %#x\n", boot_cpuid[2][3]);
+	gprintf("cpuid 40000010: tsc %u kHz\n", boot_cpuid[3][0]);
+}
 
 int guest_main(void)
 {
@@ -13,5 +24,6 @@ int guest_main(void)
 		gprintf("memmap %u: %#lx +%#lx type %u\n", i, m[i].addr,
 			m[i].size, m[i].type);
 	gprintf("ram top %#lx, tsc %lu kHz\n", ram_top(), tsc_khz());
+	print_cpuid();
 	return (int)cmdline_u64("exit", 0);
 }

@@ -26,6 +26,17 @@ contains "$OUT" "hello from a colo-kvm guest"
 contains "$OUT" "cmdline: exit=7 greeting=yes tsc_khz="
 contains "$OUT" "memmap 2: 0x100000 +0x1f00000 type 1"
 
+step "the guest's CPUID is filtered"
+# Each bit as the guest sees it: set (1) or clear (0).
+bit() { echo $(( ($(sed -n "s/^cpuid $1: $2 \(0x[0-9a-f]*\).*/\1/p" <<<"$OUT") >> $3) & 1 )); }
+[ "$(bit 1 ecx 5)" = 0 ] || fail "VMX is offered to the guest"
+[ "$(bit 1 ecx 31)" = 1 ] || fail "the hypervisor bit is clear"
+[ "$(bit 80000001 ecx 2)" = 0 ] || fail "SVM is offered to the guest"
+[ "$(bit 80000007 edx 8)" = 1 ] || fail "the TSC is not shown invariant"
+khz=$(sed -n 's/^cmdline: .*tsc_khz=\([0-9]*\).*/\1/p' <<<"$OUT")
+[ -n "$khz" ] && [ "$khz" -gt 0 ] || fail "no tsc_khz on the command line"
+contains "$OUT" "cpuid 40000010: tsc $khz kHz"
+
 step "with two vCPUs the boot vCPU runs and the other waits for INIT/SIPI"
 sed 's|<vcpu>1</vcpu>|<vcpu>2</vcpu>|' "$TMP/hello.xml" >"$TMP/hello2.xml"
 expect_rc 7 "$HELPER" --config "$TMP/hello2.xml" --console-log -
