@@ -111,12 +111,16 @@ call k '{"execute":"helper-quit"}' >/dev/null
 
 step "nbdkit over TCP, read-write"
 port=$((20000 + RANDOM % 20000))
-nbdkit -i 127.0.0.1 -p "$port" --exit-with-parent memory 4M &
+# The log filter records each request the server gets, the flush too.
+nbdkit -i 127.0.0.1 -p "$port" --exit-with-parent --filter=log memory 4M \
+	logfile="$TMP/kit-requests.log" &
 CHILD_PIDS+=($!)
 sleep 0.5
 xml t "<host name='127.0.0.1' port='$port'/>" "" >"$TMP/t.xml"
 start_helper t "$TMP/t.xml"
 wait_for 10 grep -q "BLK capacity 8192 seed 9 OK" "$TMP/t.con" || fail "tcp: $(cat "$TMP/t.con")"
+grep -q "Flush" "$TMP/kit-requests.log" ||
+	fail "the guest's flush never reached the NBD server"
 
 step "a descriptor loop breaks only the device"
 call t '{"execute":"helper-console-write","arguments":{"data":"L"}}' >/dev/null
