@@ -50,6 +50,8 @@ struct np_conn {
 	bool guest_isn_known, offset_known;
 	uint32_t guest_isn;
 	uint32_t offset;
+	bool syn_seen;
+	uint32_t syn_isn;		/* the opener's, from its bare SYN */
 };
 
 struct conn_table {

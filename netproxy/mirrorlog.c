@@ -10,6 +10,8 @@
 int mlog_init(struct mlog *m, size_t max_frames, uint64_t max_bytes)
 {
 	memset(m, 0, sizeof(*m));
+	if (max_frames == 0)
+		return -EINVAL;		/* no slot to wrap around */
 	m->ring = calloc(max_frames, sizeof(*m->ring));
 	m->cap = max_frames;
 	m->max_bytes = max_bytes;

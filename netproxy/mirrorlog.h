@@ -23,6 +23,8 @@ struct mlog {
 	uint64_t overflow;	/* frames dropped unconsumed: inexact */
 };
 
+/* -EINVAL without room for one frame; a frame over max_bytes is still
+ * kept, alone. */
 int mlog_init(struct mlog *m, size_t max_frames, uint64_t max_bytes);
 void mlog_fini(struct mlog *m);
 

@@ -53,10 +53,17 @@ static struct np_conn *tcp_conn(struct rewriter *r, const uint8_t *f,
 		return NULL;
 	if ((fi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
 		/* A new connection (perhaps on a reused 5-tuple): its shift
-		 * is learned afresh, unless there is no PVM to follow. */
-		k->offset = 0;
-		k->offset_known = r->standalone;
-		k->guest_isn_known = false;
+		 * is learned afresh, unless there is no PVM to follow.  A
+		 * SYN with the ISN we know is a duplicate: forgetting the
+		 * shift would stall the connection, and after failover,
+		 * with no handshake to learn it again, break it. */
+		if (!k->syn_seen || k->syn_isn != fi->seq) {
+			k->offset = 0;
+			k->offset_known = r->standalone;
+			k->guest_isn_known = false;
+		}
+		k->syn_seen = true;
+		k->syn_isn = fi->seq;
 	} else if (!k->kind) {
 		/* A flow first seen mid-stream predates the last
 		 * checkpoint (or the failover): no shift.  A SYN-ACK is a

@@ -2,8 +2,10 @@
 # COLO networking end to end, in the topology of DESIGN §12: the kv demo
 # guest on hostA protected by hostB, each host's netproxy on a tap
 # bridged to the LAN, the client in its own namespace.  redis-cli and
-# redis-benchmark through the comparator; DEBUG NONDET answers that
-# differ between the VMs cost a checkpoint each and stay consistent;
+# redis-benchmark through the comparator, with the added latency
+# reported; DEBUG NONDET answers that differ between the VMs cost a
+# mismatch checkpoint each, and INCRs on the same connection stay
+# consistent across them;
 # then the primary host dies (every process SIGKILLed, its links down)
 # while one redis-cli loops INCR over one connection and another opens a
 # connection per request: both carry on against the secondary, and no
@@ -26,26 +28,61 @@ expect_rc 0 xl a colo stats -n 2 web
 contains "$OUT" "Network: tap tapweb, netproxy primary, peer connected"
 contains "$OUT" "checkpoint requests"
 
-step "DEBUG NONDET: a checkpoint each, answers consistent"
+step "DEBUG NONDET and INCR over one connection: a mismatch checkpoint each"
 # The answer depends on the host: the VMs differ, the comparator asks
-# for a checkpoint (mismatch, or timeout if the SVM is slow to answer),
-# and the client gets the PVM's answer once the SVM has its state.
-s0=$(np_stats a)
-k0=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
+# for a checkpoint, and the client gets the PVM's answer once the SVM has
+# its state.  The timer is held off so that every checkpoint here is the
+# comparator's (a periodic one between the two answers would release the
+# PVM's uncompared), and each one is waited for, so that no timeout
+# request of a slow SVM stands in for the mismatch.  The INCRs on the
+# same connection must count on without a gap across every load.
+# resp_relay: one connection; a command per line in, the answer per line
+# out (an integer or bulk string as is, anything else after a '?').
+resp_relay='import socket, sys
+s = socket.create_connection((sys.argv[1], 6379), timeout=10)
+r = s.makefile("rb")
+for line in sys.stdin:
+    a = [w.encode() for w in line.split()]
+    s.sendall(b"*%d\r\n" % len(a) +
+              b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in a))
+    t = r.readline().rstrip(b"\r\n")
+    if t.startswith(b"$") and int(t[1:]) >= 0:
+        t = r.read(int(t[1:]) + 2)[:-2]
+    elif t.startswith(b":"):
+        t = t[1:]
+    else:
+        t = b"?" + t
+    print(t.decode(errors="replace"), flush=True)'
+ckpts() { xl a colo status web | sed -n 's/^checkpoints *: //p'; }
+ckpts_above() { [ "$(ckpts)" -gt "$1" ]; }
+ask() {	# COMMAND...: its answer, in $ans, over the relay's connection
+	echo "$*" >&"${RESP[1]}"
+	read -r -t 10 ans <&"${RESP[0]}" || fail "no answer to $*"
+}
+expect_rc 0 xl a params checkpoint-interval=60000
+coproc RESP { in_client python3 -u -c "$resp_relay" "$GUEST"; }
+CHILD_PIDS+=("$RESP_PID")
+s0=$(np_stats a) k0=$(ckpts) prev=
 for i in 1 2 3 4 5; do
-	v=$(rcli debug nondet) || fail "DEBUG NONDET $i"
-	[ -n "$v" ] || fail "DEBUG NONDET $i: empty answer"
+	m0=$(stat_of "$(np_stats a)" requests.mismatch) k=$(ckpts)
+	ask DEBUG NONDET
+	[[ $ans =~ ^[0-9]+$ ]] || fail "DEBUG NONDET $i: '$ans' is not an integer"
+	m1=$(stat_of "$(np_stats a)" requests.mismatch)
+	[ $((m1 - m0)) -ge 1 ] ||
+		fail "DEBUG NONDET $i asked for no mismatch checkpoint: $(np_stats a)"
+	wait_for 5 ckpts_above "$k" || fail "no checkpoint after DEBUG NONDET $i"
+	ask INCR nondet-incr
+	[[ $ans =~ ^[0-9]+$ ]] && [ "$ans" -eq $((${prev:-0} + 1)) ] ||
+		fail "INCR after DEBUG NONDET $i: '$ans', wanted $((${prev:-0} + 1))"
+	prev=$ans
 done
-s1=$(np_stats a)
-sleep 0.5	# a reply goes out at commit, before the checkpoint is counted
-k1=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
-req=$(( $(stat_of "$s1" requests.mismatch) + $(stat_of "$s1" requests.timeout) -
-	$(stat_of "$s0" requests.mismatch) - $(stat_of "$s0" requests.timeout) ))
-echo "   5 DEBUG NONDET: $req checkpoint requests" \
-	"($(( $(stat_of "$s1" mismatched.tcp) - $(stat_of "$s0" mismatched.tcp) )) mismatches)," \
-	"$((k1 - k0)) checkpoints"
-[ "$req" -ge 5 ] || fail "DEBUG NONDET did not ask for a checkpoint each time"
-[ $((k1 - k0)) -ge 5 ] || fail "fewer checkpoints than DEBUG NONDET requests"
+eval "exec ${RESP[1]}>&-"
+wait "$RESP_PID" || fail "the relay failed"
+s1=$(np_stats a) k1=$(ckpts)
+echo "   5 DEBUG NONDET: $(( $(stat_of "$s1" requests.mismatch) - $(stat_of "$s0" requests.mismatch) ))" \
+	"mismatch checkpoint requests, $(( $(stat_of "$s1" requests.timeout) - $(stat_of "$s0" requests.timeout) ))" \
+	"timeout ones, $((k1 - k0)) checkpoints; INCR 1..$prev on the same connection"
+expect_rc 0 xl a params checkpoint-interval=500
 [ "$(rcli get greeting)" = hello ] || fail "GET after NONDET"
 
 step "redis-benchmark -c 50 -P 16 set,get,incr under COLO"
@@ -59,6 +96,16 @@ tr '\r' '\n' <"$TMP/bench" | grep -E "requests per second" | sed 's/^/   /'
 s=$(np_stats a)
 echo "   mismatch checkpoints during the benchmark: $(( $(stat_of "$s" requests.mismatch) - r0 )); " \
 	"timeouts $(stat_of "$s" requests.timeout); held now $(stat_of "$s" held-primary)"
+# The added latency: a log2 histogram in the JSON, percentiles in text.
+lat=$(stat_of "$s" latency-us | tr -d '[] ' |
+	awk -F, '{ for (i = 1; i <= NF; i++) t += $i; print NF, t }')
+[ "${lat% *}" -eq 24 ] && [ "${lat#* }" -gt 0 ] ||
+	fail "no added-latency histogram (buckets, frames: $lat): $s"
+expect_rc 0 xl a colo stats -n 2 web
+grep -Eq '^ +added latency +p50 < [0-9]+ us, p99 < [0-9]+ us$' <<<"$OUT" ||
+	fail "no added latency in: $OUT"
+echo "   $(grep 'added latency' <<<"$OUT" | sed 's/^ *//; s/  */ /g')," \
+	"over ${lat#* } released frames"
 
 step "UDP echo across 1000 checkpoints: the SVM gets each mirrored frame once"
 udp_echo_checkpoints "${COLO_NET_MIN_CKPTS:-1000}" 2000

@@ -1,5 +1,5 @@
 /* Crafted frames for the netproxy tests: Ethernet, optional 802.1Q tag,
- * IPv4 or IPv6, TCP or UDP, checksums computed from scratch. */
+ * IPv4 or IPv6, TCP, UDP or ICMP, checksums computed from scratch. */
 #include "config.h"
 #include <string.h>
 #include "frame.h"
@@ -139,6 +139,25 @@ size_t npf_udp(uint8_t *b, const struct np_flow *fl, const void *data,
 	return o + 8 + len;
 }
 
+size_t npf_icmp(uint8_t *b, const struct np_flow *fl, uint8_t type,
+		const void *body, size_t len)
+{
+	uint8_t proto = fl->v6 ? 58 : 1;
+	size_t o = put_ip(b, fl, proto, 4 + len);
+	uint8_t *m = b + o;
+	uint32_t s = 0;
+
+	/* Only ICMPv6 sums a pseudo-header. */
+	if (fl->v6)
+		s = pseudo(true, fl->src, fl->dst, proto, 4 + len);
+	m[0] = type;
+	m[1] = 0;
+	frame_put16(m + 2, 0);
+	memcpy(m + 4, body, len);
+	frame_put16(m + 2, fold(sum16(m, 4 + len, s)));
+	return o + 4 + len;
+}
+
 size_t npf_arp(uint8_t *b, uint8_t op)
 {
 	memset(b, 0, 60);
@@ -157,15 +176,17 @@ bool npf_checksums_ok(const uint8_t *f, size_t len)
 {
 	struct frame_info fi;
 	size_t l4len;
+	uint32_t s;
 
 	if (frame_parse(f, len, &fi, NULL) < 0)
 		return false;
 	if (fi.ipver == 4 && fold(sum16(f + fi.l3_off, 20, 0)) != 0)
 		return false;
-	if (fi.kind != FRAME_TCP && fi.kind != FRAME_UDP)
+	if (fi.kind != FRAME_TCP && fi.kind != FRAME_UDP &&
+	    fi.kind != FRAME_ICMP)
 		return true;
 	l4len = fi.end - fi.l4_off;
-	return fold(sum16(f + fi.l4_off, l4len,
-			  pseudo(fi.ipver == 6, fi.src, fi.dst, fi.proto,
-				 l4len))) == 0;
+	s = fi.kind == FRAME_ICMP && fi.ipver == 4 ? 0 :
+		pseudo(fi.ipver == 6, fi.src, fi.dst, fi.proto, l4len);
+	return fold(sum16(f + fi.l4_off, l4len, s)) == 0;
 }

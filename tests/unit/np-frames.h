@@ -27,8 +27,13 @@ size_t npf_tcp(uint8_t *buf, const struct np_flow *fl, uint32_t seq,
 size_t npf_udp(uint8_t *buf, const struct np_flow *fl, const void *data,
 	       size_t len);
 size_t npf_arp(uint8_t *buf, uint8_t op);
+/* ICMP (ICMPv6 for a v6 flow) of type, code 0: body is what follows the
+ * checksum (for an echo, the identifier, the sequence and the data). */
+size_t npf_icmp(uint8_t *buf, const struct np_flow *fl, uint8_t type,
+		const void *body, size_t len);
 
-/* True if every checksum in the IPv4/IPv6 TCP or UDP frame is right. */
+/* True if every checksum in the IPv4/IPv6 TCP, UDP or ICMP frame is
+ * right. */
 bool npf_checksums_ok(const uint8_t *f, size_t len);
 
 #endif

@@ -1,6 +1,7 @@
 /* netproxy comparator on crafted frame sequences: segmentation,
- * reordering, retransmits, sequence wraparound, FIN, UDP/IPv6/VLAN,
- * epochs, timeouts and every bound. */
+ * reordering, retransmits, sequence wraparound, FIN, TCP/UDP over
+ * IPv6 and VLAN, ICMP, neighbour discovery, epochs, timeouts and every
+ * bound. */
 #include "config.h"
 #include <string.h>
 #include "compare.h"
@@ -478,6 +479,114 @@ static void test_ack_gate_reset_on_load(void)
 	cmp_fini(&cmp);
 }
 
+/* TCP over IPv6 and over a VLAN: the same stream rules, and a tag or
+ * an address is part of the flow. */
+static void test_tcp_ipv6_vlan(void)
+{
+	struct np_flow g, g2;
+
+	setup(64, 16);
+	guest_flow(&g, true, 1020);
+	seg(CMP_PRIMARY, &g, 0xfffffffeu, 0, "abcdef");
+	seg(CMP_SECONDARY, &g, 0xfffffffeu, 0, "abc");
+	CU_ASSERT_EQUAL(sink.released, 0);
+	seg(CMP_SECONDARY, &g, 1, 0, "def");
+	CU_ASSERT_EQUAL(sink.released, 1);
+	seg(CMP_PRIMARY, &g, 4, 0, "ghi");
+	seg(CMP_SECONDARY, &g, 4, 0, "GHI");
+	CU_ASSERT_EQUAL(sink.requests[CMP_REASON_MISMATCH], 1);
+	cmp_fini(&cmp);
+
+	setup(64, 16);
+	guest_flow(&g, false, 1021);
+	g.vlan = 7;
+	g2 = g;
+	g2.vlan = 8;
+	seg(CMP_PRIMARY, &g, 100, 0, "tagged");
+	seg(CMP_SECONDARY, &g2, 100, 0, "tagged");	/* another flow */
+	CU_ASSERT_EQUAL(sink.released, 0);
+	seg(CMP_SECONDARY, &g, 100, 0, "tag");
+	seg(CMP_SECONDARY, &g, 103, 0, "ged");
+	CU_ASSERT_EQUAL(sink.released, 1);
+	CU_ASSERT_EQUAL(frame_get16(sink.last + 12), 0x8100);	/* kept */
+	CU_ASSERT_EQUAL(cmp.st.held[0], 0);
+	CU_ASSERT_EQUAL(sink.requests[CMP_REASON_MISMATCH], 0);
+	cmp_fini(&cmp);
+}
+
+static void ping(enum cmp_side side, const struct np_flow *fl, uint8_t type,
+		 uint16_t seq, const char *data)
+{
+	uint8_t body[256], b[512];
+	size_t len = strlen(data);
+
+	frame_put16(body, 0x1234);	/* identifier */
+	frame_put16(body + 2, seq);
+	memcpy(body + 4, data, len);
+	cmp_input(&cmp, side, b, npf_icmp(b, fl, type, body, 4 + len), now);
+}
+
+/* Echo replies that differ in IP ID and TTL (hop limit) only match: the
+ * ICMP message is compared, not the IP header; the PVM's goes out. */
+static void test_icmp_echo_header_fields(void)
+{
+	struct np_flow g, g2;
+	uint8_t want[512], body[8] = { 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g' };
+	size_t n;
+
+	setup(64, 16);
+	guest_flow(&g, false, 0);
+	g.ip_id = 100;
+	g2 = g;
+	g2.ip_id = 7;
+	g2.ttl = 128;
+	ping(CMP_PRIMARY, &g, 0, 1, "ping");
+	CU_ASSERT_EQUAL(sink.released, 0);
+	ping(CMP_SECONDARY, &g2, 0, 1, "ping");
+	CU_ASSERT_EQUAL(sink.released, 1);
+	n = npf_icmp(want, &g, 0, body, sizeof(body));
+	CU_ASSERT_EQUAL(sink.last_len, n);
+	CU_ASSERT_EQUAL(memcmp(sink.last, want, n), 0);
+	CU_ASSERT_EQUAL(cmp.st.matched[FRAME_ICMP], 1);
+	/* The body is compared. */
+	ping(CMP_PRIMARY, &g, 0, 2, "ping");
+	ping(CMP_SECONDARY, &g2, 0, 2, "pong");
+	CU_ASSERT_EQUAL(sink.requests[CMP_REASON_MISMATCH], 1);
+	CU_ASSERT_EQUAL(cmp.st.mismatched[FRAME_ICMP], 1);
+
+	guest_flow(&g, true, 0);
+	g2 = g;
+	g2.ttl = 1;
+	ping(CMP_PRIMARY, &g, 129, 1, "six");
+	ping(CMP_SECONDARY, &g2, 129, 1, "six");
+	CU_ASSERT_EQUAL(sink.released, 2);
+	CU_ASSERT_EQUAL(cmp.st.matched[FRAME_ICMP], 2);
+	cmp_fini(&cmp);
+}
+
+/* Neighbour advertisements are the PVM's to send: released at once,
+ * never compared, the SVM's dropped (as ARP is). */
+static void test_ndp_unchecked(void)
+{
+	struct np_flow g;
+	uint8_t b[256], body[28] = { 0x60 }, other[28] = { 0x20 };
+
+	setup(64, 16);
+	guest_flow(&g, true, 0);
+	g.ttl = 255;
+	cmp_input(&cmp, CMP_PRIMARY, b, npf_icmp(b, &g, 136, body, sizeof(body)),
+		  now);
+	CU_ASSERT_EQUAL(sink.released, 1);
+	CU_ASSERT_EQUAL(cmp.st.unchecked, 1);
+	cmp_input(&cmp, CMP_SECONDARY, b,
+		  npf_icmp(b, &g, 136, other, sizeof(other)), now);
+	CU_ASSERT_EQUAL(sink.released, 1);
+	CU_ASSERT_EQUAL(cmp.st.held[0] + cmp.st.held[1], 0);
+	CU_ASSERT_EQUAL(cmp.st.svm_dropped, 1);
+	CU_ASSERT_EQUAL(sink.requests[CMP_REASON_MISMATCH], 0);
+	cmp_fini(&cmp);
+}
+
 void unit_suite_compare(void)
 {
 	static const struct unit_case cases[] = {
@@ -498,6 +607,9 @@ void unit_suite_compare(void)
 		  test_other_ip_masked_not_changed },
 		{ "rst keeps order", test_rst_keeps_order },
 		{ "ack gate reset on load", test_ack_gate_reset_on_load },
+		{ "tcp ipv6 and vlan", test_tcp_ipv6_vlan },
+		{ "icmp echo header fields", test_icmp_echo_header_fields },
+		{ "ndp unchecked", test_ndp_unchecked },
 		{ NULL, NULL },
 	};
 

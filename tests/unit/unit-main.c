@@ -27,6 +27,8 @@ int main(void)
 	unit_suite_frame();
 	unit_suite_compare();
 	unit_suite_rewriter();
+	unit_suite_garp();
+	unit_suite_mirrorlog();
 	unit_suite_link();
 	unit_suite_overlay();
 	unit_suite_sha256();

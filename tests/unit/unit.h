@@ -14,6 +14,8 @@ void unit_suite_util(void);
 void unit_suite_frame(void);
 void unit_suite_compare(void);
 void unit_suite_rewriter(void);
+void unit_suite_garp(void);
+void unit_suite_mirrorlog(void);
 void unit_suite_link(void);
 void unit_suite_overlay(void);
 void unit_suite_sha256(void);
