@@ -69,8 +69,10 @@ uint64_t tcp_stats(int which);
 
 /* ---- resp.c: RESP2 commands over a key-value store ---- */
 void kv_init(void);
-/* Parses and runs every whole command buffered on connection c. */
-void kv_serve(struct tcp_conn *c);
+/* Parses and runs every whole command buffered on connection c.  Returns
+ * 1 when it stopped for want of input (nothing buffered, or only part of
+ * a command), 0 when it waits for room to reply or has closed c. */
+int kv_serve(struct tcp_conn *c);
 /* Called when a connection goes away. */
 void kv_conn_gone(void *app);
 uint64_t kv_keys(void);

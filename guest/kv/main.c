@@ -41,13 +41,11 @@ int guest_main(void)
 			busy = net_poll();
 			for (int i = 0; i < TCP_MAX_CONNS; i++) {
 				struct tcp_conn *c = tcp_conn_at(i);
-				const uint8_t *p;
 
-				if (!c)
-					continue;
-				if (tcp_readable(c, &p))
-					kv_serve(c);
-				if (tcp_peer_closed(c) && !tcp_readable(c, &p))
+				/* A peer that has closed sends nothing more:
+				 * once kv_serve wants input, even to finish a
+				 * partial command, nothing more can happen. */
+				if (c && kv_serve(c) && tcp_peer_closed(c))
 					tcp_close(c);
 			}
 			if (kvlog_pending() && kvlog_commit() < 0)

@@ -583,7 +583,7 @@ static size_t reply_bound(const struct arg *a, int n)
 	return 2048;
 }
 
-void kv_serve(struct tcp_conn *c)
+int kv_serve(struct tcp_conn *c)
 {
 	const uint8_t *buf;
 	size_t len;
@@ -595,29 +595,28 @@ void kv_serve(struct tcp_conn *c)
 
 		len = tcp_readable(c, &buf);
 		if (!len)
-			break;
+			return 1;
 		used = parse_cmd(buf, len, a, &n);
 		/* Room for the whole reply first, or wait: backpressure. */
 		if (used > 0 && n > 0 && tcp_writable(c) < reply_bound(a, n))
-			break;
+			return 0;
 		if (used == 0) {
-			if (len >= TCP_BUF - 64) {
-				out_str(c, "-ERR Protocol error: command too "
-					"large\r\n");
-				tcp_close(c);
-			}
-			break;
+			if (len < TCP_BUF - 64)
+				return 1;
+			out_str(c, "-ERR Protocol error: command too large\r\n");
+			tcp_close(c);
+			return 0;
 		}
 		if (used < 0) {
 			out_str(c, "-ERR Protocol error: invalid request\r\n");
 			tcp_consume(c, len);
 			tcp_close(c);
-			break;
+			return 0;
 		}
 		if (n > 0 && run(c, a, n) < 0) {
 			tcp_consume(c, len);
 			tcp_close(c);
-			break;
+			return 0;
 		}
 		tcp_consume(c, (size_t)used);
 	}

@@ -1,8 +1,8 @@
 /* A small TCP: passive open only, MSS option, sliding window, go-back-N
  * retransmission with an exponential RTO, zero-window probes, FIN and RST,
- * and a TIME_WAIT shortcut.  Out-of-order segments are dropped with a
- * duplicate ACK; the sender's retransmission recovers.  Segments are
- * checked (length, offset, checksum) before anything else. */
+ * a FIN_WAIT_2 timeout and a TIME_WAIT shortcut.  Out-of-order segments
+ * are dropped with a duplicate ACK; the sender's retransmission recovers.
+ * Segments are checked (length, offset, checksum) before anything else. */
 #include "kv.h"
 
 #define F_FIN 0x01
@@ -15,6 +15,7 @@
 #define RTO_MIN_MS	200
 #define RTO_MAX_MS	3000
 #define MAX_RETRIES	12
+#define FIN_WAIT_MS	5000
 #define MAX_LISTEN	4
 #define BUF		(TCP_BUF - 16)	/* fits one 32 KiB heap block */
 
@@ -266,6 +267,11 @@ static void handle_ack(struct tcp_conn *c, uint32_t ack, uint16_t win)
 	c->rto_ms = RTO_MIN_MS;
 	c->rto_at = c->snd_nxt != c->snd_una ? now_us() + c->rto_ms * 1000ull :
 		    0;
+	/* Nothing of ours is outstanding now, but a peer that never sends
+	 * its FIN must not hold one of our few slots forever: the timer
+	 * becomes the FIN_WAIT_2 timeout. */
+	if (c->st == FIN_WAIT_2)
+		c->rto_at = now_us() + FIN_WAIT_MS * 1000ull;
 }
 
 static void handle_data(struct tcp_conn *c, uint32_t seq, const uint8_t *d,
@@ -421,7 +427,7 @@ void tcp_output_all(void)
 
 static void retransmit(struct tcp_conn *c, uint64_t now)
 {
-	if (++c->retries > MAX_RETRIES) {
+	if (c->st == FIN_WAIT_2 || ++c->retries > MAX_RETRIES) {
 		send_seg(c, c->snd_nxt, F_RST | F_ACK, NULL, 0);
 		conn_free(c);
 		return;

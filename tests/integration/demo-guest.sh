@@ -1,7 +1,8 @@
 #!/bin/bash
 # The demo guest through colo-xl, with a tap in the namespaces of DESIGN
-# §12: ping, redis-cli, redis-benchmark, persistence across destroy and
-# create, save/restore in the middle of a benchmark, dirty mode across
+# §12: ping, redis-cli, INFO, redis-benchmark, persistence across destroy
+# and create (torn tail, DEL, FLUSHALL), connection slots given back,
+# save/restore in the middle of a benchmark, dirty mode across
 # save/restore, and garbage through the tap.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
@@ -49,10 +50,25 @@ XML
 }
 domain web kv >"$TMP/web.xml"
 rcli() { in_client redis-cli -h "$GUEST" "$@"; }
+info() { rcli info | tr -d '\r' | sed -n "s/^$1://p"; }
+clients_are() { [ "$(info connected_clients)" = "$1" ]; }
+
+# create_web: creates web on its disk and waits for this boot's KV-READY
+# (the console log keeps the lines of every boot).
+boots=0
+create_web() {
+	boots=$((boots + 1))
+	created=$SECONDS
+	expect_rc 0 xl a create "$TMP/web.xml"
+	wait_for 30 bash -c "[ \$(grep -c KV-READY '$CON') -ge $boots ]" ||
+		fail "boot $boots not ready: $(tail -n 3 "$CON")"
+}
+
+# The log's tail as this boot's replay found it.
+log_tail() { sed -n 's/.*tail at \([0-9]*\) of.*/\1/p' "$CON" | tail -n 1; }
 
 step "create through colo-xl"
-expect_rc 0 xl a create "$TMP/web.xml"
-wait_for 20 grep -q "KV-READY" "$CON" || fail "guest not ready: $(cat "$CON")"
+create_web
 
 step "ping"
 in_client ping -c 3 -i 0.2 -W 2 "$GUEST" >"$TMP/ping" || fail "ping: $(cat "$TMP/ping")"
@@ -66,20 +82,42 @@ step "redis-cli ping, set, get, incr"
 rcli info | grep -q '^host_tsc:' || fail "INFO lacks the host-dependent field"
 [ "$(rcli debug nondet)" != "$(rcli debug nondet)" ] || fail "DEBUG NONDET is constant"
 
+step "INFO: uptime, memory, commands, keys"
+up=$(info uptime_in_seconds)
+[[ $up =~ ^[0-9]+$ ]] && [ "$up" -le $((SECONDS - created + 1)) ] ||
+	fail "uptime_in_seconds '$up', created $((SECONDS - created)) s ago"
+c1=$(info total_commands_processed)
+c2=$(info total_commands_processed)
+[[ $c1 =~ ^[0-9]+$ ]] && [ "$c2" -gt "$c1" ] ||
+	fail "total_commands_processed does not rise: '$c1' then '$c2'"
+[ "$(info keys)" = 2 ] && [ "$(rcli dbsize)" = 2 ] ||
+	fail "keys '$(info keys)', DBSIZE $(rcli dbsize), want 2"
+m1=$(info used_memory)
+[ "$(rcli set big "$(printf "%020000d" 0)")" = OK ] || fail "SET of 20000 bytes"
+m2=$(info used_memory)
+[ "$(rcli del big)" = 1 ] || fail "DEL big"
+m3=$(info used_memory)
+[[ $m1 =~ ^[0-9]+$ ]] && [ "$m2" -ge $((m1 + 20000)) ] && [ "$m3" -lt "$m2" ] ||
+	fail "used_memory does not follow a 20000-byte value: $m1, $m2, $m3"
+
 step "redis-benchmark -c 50 -P 16"
-in_client redis-benchmark -h "$GUEST" -q -n 100000 -c 50 -P 16 -t set,get,incr \
+# A multiple of -P, so the benchmark sends exactly this many of each.
+n=100000
+in_client redis-benchmark -h "$GUEST" -q -n $n -c 50 -P 16 -t set,get,incr \
 	>"$TMP/bench" 2>&1 || fail "redis-benchmark: $(tail -5 "$TMP/bench")"
 tr '\r' '\n' <"$TMP/bench" | grep -E "requests per second" | sed 's/^/   /'
 ! grep -qi "error" "$TMP/bench" || fail "benchmark errors: $(grep -i error "$TMP/bench" | head)"
 [ "$(tr '\r' '\n' <"$TMP/bench" | grep -c 'requests per second')" -eq 3 ] ||
 	fail "not all three tests completed"
+# Without -r, the key is literally counter:__rand_int__: every INCR counts.
+[ "$(rcli get counter:__rand_int__)" = $n ] ||
+	fail "counter:__rand_int__ is $(rcli get counter:__rand_int__), want $n"
 
 step "destroy, then create with the same disk: every key is there"
 before=$(rcli dbsize)
 [ "$(rcli set last-key last-value)" = OK ] || fail "SET"
 expect_rc 0 xl a destroy web
-expect_rc 0 xl a create "$TMP/web.xml"
-wait_for 20 bash -c "grep -c KV-READY $CON | grep -q 2" || fail "not ready again"
+create_web
 [ "$(rcli get last-key)" = last-value ] || fail "last write lost"
 [ "$(rcli get greeting)" = hello ] || fail "early write lost"
 [ "$(rcli dbsize)" = $((before + 1)) ] || fail "dbsize $(rcli dbsize), want $((before + 1))"
@@ -100,40 +138,121 @@ for s in conns:
     s.close()
 print('200 connections answered')
 PY
+wait_for 10 clients_are 1 ||
+	fail "connected_clients $(info connected_clients) after 200 closed, want 1"
+
+step "600 connections in turn: every slot comes back"
+in_client python3 - "$GUEST" <<'PY' || fail "connection slots are not given back"
+import socket, sys, time
+ip = sys.argv[1]
+def connect():
+    return socket.create_connection((ip, 6379), timeout=10)
+def read_all(s):
+    got = b''
+    while True:
+        b = s.recv(4096)
+        if not b:
+            return got
+        got += b
+def clients():
+    s = connect()
+    s.sendall(b'INFO\r\n')
+    hdr = b''
+    while not hdr.endswith(b'\r\n'):
+        hdr += s.recv(1)
+    body = b''
+    while len(body) < int(hdr[1:]) + 2:
+        body += s.recv(4096)
+    s.close()
+    return int(body.split(b'connected_clients:')[1].split(b'\r\n')[0])
+held = []
+# More partial commands than the guest has slots (256): each must be
+# given back once the client has closed.
+for i in range(600):
+    s = connect()
+    if i % 6 == 0:
+        # The guest closes first and this side never does: FIN_WAIT_2,
+        # which must time out.
+        s.sendall(b'QUIT\r\n')
+        assert read_all(s) == b'+OK\r\n', i
+        held.append(s)
+        continue
+    if i % 3 == 0:
+        s.sendall(b'PING\r\n')
+        assert s.recv(64) == b'+PONG\r\n', i
+    elif i % 3 == 1:
+        # A partial command, then gone.
+        s.sendall(b'*2\r\n$4\r\nECHO\r\n$5\r\nab')
+    else:
+        # Half-closed with a partial command: the guest closes too.
+        s.sendall(b'*2\r\n$4\r\nECHO\r\n$5\r\nab')
+        s.shutdown(socket.SHUT_WR)
+        assert read_all(s) == b'', i
+    s.close()
+# Only the connection asking remains, while those in FIN_WAIT_2 are held.
+deadline = time.time() + 10
+while clients() != 1:
+    assert time.time() < deadline, 'connected_clients stays at %d' % clients()
+    time.sleep(0.5)
+print('600 connections, %d left in FIN_WAIT_2, all given back' % len(held))
+PY
+[ "$(rcli ping)" = PONG ] || fail "not serving after 600 connections"
 
 step "a torn record at the log's tail is ignored at replay"
-tail_at=$(sed -n 's/.*tail at \([0-9]*\) of.*/\1/p' "$CON" | tail -n 1)
+keys=(greeting counter last-key key:__rand_int__ counter:__rand_int__)
+dbsize=$(rcli dbsize)
+for k in "${keys[@]}"; do echo "$k=$(rcli get "$k")"; done >"$TMP/before"
 expect_rc 0 xl a destroy web
-# After the last record: a header promising 40 bytes, then half of them.
-python3 - "$TMP/disk.raw" <<'PY'
+# After the last record: an 'S' record for torn-key whose length and CRC
+# are right, but only half of whose payload reached the disk.
+torn_at=$(python3 - "$TMP/disk.raw" <<'PY'
 import sys
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1))
+    return crc ^ 0xffffffff
+def u32(b):
+    return int.from_bytes(b, 'little')
 f = open(sys.argv[1], 'r+b')
 data = f.read()
 # Find the end of the records the guest wrote: the first zero length.
-off = 512
-while True:
-    n = int.from_bytes(data[off:off + 4], 'little')
-    if n == 0:
-        break
-    off += 8 + n
+off, last = 512, None
+while u32(data[off:off + 4]):
+    last = off
+    off += 8 + u32(data[off:off + 4])
+# The guest's CRC is this one, or the torn header would not be right.
+n = u32(data[last:last + 4])
+assert crc32c(data[last + 8:last + 8 + n]) == u32(data[last + 4:last + 8])
+key, val = b'torn-key', b'v' * 64
+rec = (b'S' + len(key).to_bytes(4, 'little') + key +
+       len(val).to_bytes(4, 'little') + val)
+half = len(rec) // 2
 f.seek(off)
-f.write((40).to_bytes(4, 'little') + (0x12345678).to_bytes(4, 'little') + b'torn' * 5)
+f.write(len(rec).to_bytes(4, 'little') + crc32c(rec).to_bytes(4, 'little') +
+        rec[:half] + bytes(len(rec) - half))
+print(off)
 PY
-expect_rc 0 xl a create "$TMP/web.xml"
-wait_for 20 bash -c "grep -c KV-READY $CON | grep -q 3" || fail "not ready after a torn tail"
-[ "$(rcli get last-key)" = last-value ] || fail "records before the torn tail lost"
+) || fail "cannot write a torn record"
+create_web
+[ "$(rcli exists torn-key)" = 0 ] || fail "the torn record was replayed"
+[ "$(log_tail)" = "$torn_at" ] || fail "tail at $(log_tail), the torn record is at $torn_at"
+[ "$(rcli dbsize)" = "$dbsize" ] || fail "dbsize $(rcli dbsize), want $dbsize"
+for k in "${keys[@]}"; do echo "$k=$(rcli get "$k")"; done >"$TMP/after"
+diff "$TMP/before" "$TMP/after" >&2 || fail "records before the torn tail lost"
 [ "$(rcli set after-torn yes)" = OK ] || fail "cannot write after a torn tail"
 expect_rc 0 xl a destroy web
-expect_rc 0 xl a create "$TMP/web.xml"
-wait_for 20 bash -c "grep -c KV-READY $CON | grep -q 4" || fail "not ready"
+create_web
 [ "$(rcli get after-torn)" = yes ] || fail "the write after the torn tail was lost"
-[ -n "$tail_at" ] || fail "no tail reported"
 
 step "save and restore in the middle of a redis-benchmark run"
 in_client redis-benchmark -h "$GUEST" -q -n 200000 -c 20 -P 4 -t set,get \
 	>"$TMP/bench2" 2>&1 &
 bench=$!
 sleep 1.5
+kill -0 $bench || fail "the benchmark ended before the save: $(tail -3 "$TMP/bench2")"
 expect_rc 0 xl a save web "$TMP/web.save"
 expect_rc 0 xl a restore "$TMP/web.save"
 wait "$bench" || fail "the benchmark failed across save/restore: $(tail -5 "$TMP/bench2")"
@@ -154,9 +273,14 @@ for b in bad:
     try:
         s.sendall(b)
         s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass    # the guest closed, and stopped reading, first
+    # Whatever it made of the input, the guest ends the connection: an
+    # EOF or a reset, never silence (a timeout fails the step).
+    try:
         while s.recv(65536):
             pass
-    except OSError:
+    except ConnectionResetError:
         pass
     s.close()
 # Raw frames: bad IP checksums, truncated headers, fragments, bogus TCP.
@@ -188,8 +312,27 @@ PY
 [ "$(rcli ping)" = PONG ] || fail "the guest stopped serving"
 [ "$(rcli get greeting)" = hello ] || fail "data damaged"
 in_client ping -c 2 -W 2 "$GUEST" >/dev/null || fail "ping after garbage"
+# The guest's FIN_WAIT_2 timeout (5 s) ends any a stalled client left.
+wait_for 10 clients_are 1 ||
+	fail "connected_clients $(info connected_clients) after garbage, want 1"
 expect_rc 0 xl a list web
 echo "$OUT" | grep -Eq '^web .* r-----' || fail "web not running: $OUT"
+
+step "DEL and FLUSHALL are replayed"
+for k in a b c; do
+	[ "$(rcli set "del-$k" "$k")" = OK ] || fail "SET del-$k"
+done
+[ "$(rcli del del-b nope)" = 1 ] || fail "DEL del-b"
+expect_rc 0 xl a destroy web
+create_web
+[ "$(rcli get del-a)" = a ] && [ "$(rcli get del-c)" = c ] || fail "DEL took other keys"
+[ "$(rcli exists del-b)" = 0 ] || fail "a deleted key came back"
+[ "$(rcli flushall)" = OK ] && [ "$(rcli dbsize)" = 0 ] || fail "FLUSHALL"
+[ "$(rcli set del-d d)" = OK ] || fail "SET del-d"
+expect_rc 0 xl a destroy web
+create_web
+[ "$(rcli dbsize)" = 1 ] && [ "$(rcli get del-d)" = d ] ||
+	fail "after FLUSHALL: dbsize $(rcli dbsize), del-d '$(rcli get del-d)'"
 expect_rc 0 xl a destroy web
 
 step "dirty mode: the self-check passes across save and restore"
