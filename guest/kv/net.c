@@ -219,6 +219,27 @@ static void icmp_input(uint32_t src, const uint8_t *p, size_t len)
 	ip_send(src, 1, reply, len);
 }
 
+/*
+ * Appends " #N" to an echo, N being the guest's count of UDP frames so
+ * far, when it fits one frame.  A frame the SVM missed or got twice since
+ * its checkpoint then makes its echo differ from the PVM's, which the
+ * comparator sees.  Returns the new UDP length.
+ */
+static uint16_t udp_stamp_count(uint8_t *udp, uint16_t ulen)
+{
+	char tag[24];
+	int n = gsnprintf(tag, sizeof(tag), " #%lu", (unsigned long)netif.udp_frames);
+	size_t room = FRAME_MAX - sizeof(struct eth) - sizeof(struct ipv4);
+
+	if (n <= 0 || ulen + (size_t)n > room)
+		return ulen;
+	memcpy(udp + ulen, tag, (size_t)n);
+	ulen = (uint16_t)(ulen + n);
+	udp[4] = (uint8_t)(ulen >> 8);
+	udp[5] = (uint8_t)ulen;
+	return ulen;
+}
+
 static void udp_input(uint32_t src, const uint8_t *p, size_t len)
 {
 	uint8_t reply[FRAME_MAX];
@@ -240,6 +261,7 @@ static void udp_input(uint32_t src, const uint8_t *p, size_t len)
 		return;
 	netif.udp_frames++;
 	memcpy(reply, p, ulen);
+	ulen = udp_stamp_count(reply, ulen);
 	reply[0] = (uint8_t)(dport >> 8);
 	reply[1] = (uint8_t)dport;
 	reply[2] = (uint8_t)(sport >> 8);

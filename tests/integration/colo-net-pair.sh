@@ -86,7 +86,8 @@ udp_echo_checkpoints() {
 	while :; do
 		in_client python3 "$TOP_SRCDIR/tests/tools/udp-echo.py" "$GUEST" 7 "$per" 250 \
 			>"$TMP/udp" || fail "udp-echo"
-		grep -q "echoed $per unique $per wrong 0" "$TMP/udp" || fail "echoes: $(cat "$TMP/udp")"
+		grep -q "echoed $per unique $per wrong 0 gaps 0" "$TMP/udp" ||
+			fail "echoes: $(cat "$TMP/udp")"
 		sent=$((sent + per)) rounds=$((rounds + 1))
 		c1=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
 		[ $((c1 - c0)) -lt "$min" ] && [ $rounds -lt 10 ] || break
@@ -166,6 +167,9 @@ sleep 2
 conn_before=$(in_client ss -Htn state established "dst $GUEST:6379" | awk '{print $3}' | sort)
 [ -n "$conn_before" ] || fail "client 1 has no connection"
 [ -s "$TMP/c1.out" ] && [ -s "$TMP/c2.out" ] || fail "clients got no replies before the kill"
+# The primary's checkpoint count as the victim goes, for callers that
+# need to know whether one fell after the clients connected.
+ck_at_kill=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
 # Links first, so that no FIN or RST escapes: the survivor must notice
 # by itself.
 t_kill=$EPOCHREALTIME

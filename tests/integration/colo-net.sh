@@ -111,7 +111,22 @@ step "UDP echo across 1000 checkpoints: the SVM gets each mirrored frame once"
 udp_echo_checkpoints "${COLO_NET_MIN_CKPTS:-1000}" 2000
 
 step "kill the primary host while two clients run"
+# With checkpoints 30 s apart, the clients connect after the last one: the
+# SVM answered their SYNs with its own sequence numbers, so the survivor
+# carries client 1's connection only if its netproxy shifts them.
+expect_rc 0 xl a params checkpoint-interval=30000
+sleep 1
+ck0=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
 kill_host_with_clients a failover
+rewritten=$(stat_of "$(np_stats b)" rewritten)
+if [ "$ck_at_kill" = "$ck0" ]; then
+	[ "$rewritten" -gt 0 ] ||
+		fail "the survivor kept connections opened since the last checkpoint without shifting a frame"
+	echo "   no checkpoint since the clients connected; the survivor shifted $rewritten frames"
+else
+	echo "   checkpoints $ck0..$ck_at_kill fell after the clients connected;" \
+		"the shift was not needed ($rewritten frames shifted)"
+fi
 # The survivor's own count of UDP frames: the same as the PVM's.
 [ "$(info_field udp_echo_frames)" = "$u1" ] ||
 	fail "the survivor counted $(info_field udp_echo_frames) UDP frames, the PVM $u1"

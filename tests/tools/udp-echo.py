@@ -4,8 +4,11 @@
     udp-echo.py HOST PORT COUNT RATE
 
 Sends COUNT numbered datagrams at RATE per second, collects the echoes
-for one more second, and prints "sent N echoed M unique U wrong W": an
-echo must carry exactly what was sent."""
+for one more second, and prints "sent N echoed M unique U wrong W gaps G".
+An echo must carry exactly what was sent, followed by " #K", K being the
+guest's running count of UDP frames.  Each K must be new (else the echo is
+wrong), and together they must run without a gap (G counts the missing):
+the guest counted every frame once."""
 import select
 import socket
 import sys
@@ -16,7 +19,7 @@ def main():
     host, port, count, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    got, echoed, wrong = set(), 0, 0
+    got, stamps, echoed, wrong = set(), set(), 0, 0
     t0 = time.monotonic()
 
     def drain(until):
@@ -35,15 +38,21 @@ def main():
             except (IndexError, ValueError):
                 wrong += 1
                 continue
-            if data != b'frame %d padding-to-make-it-longer' % n:
+            body, _, stamp = data.rpartition(b' #')
+            if body != b'frame %d padding-to-make-it-longer' % n or \
+                    not stamp.isdigit() or int(stamp) in stamps:
                 wrong += 1
+                continue
+            stamps.add(int(stamp))
             got.add(n)
 
     for i in range(count):
         s.sendto(b'frame %d padding-to-make-it-longer' % i, (host, port))
         drain(t0 + (i + 1) / rate)
     drain(time.monotonic() + 1.0)
-    print('sent %d echoed %d unique %d wrong %d' % (count, echoed, len(got), wrong))
+    gaps = max(stamps) - min(stamps) + 1 - len(stamps) if stamps else 0
+    print('sent %d echoed %d unique %d wrong %d gaps %d' %
+          (count, echoed, len(got), wrong, gaps))
 
 
 if __name__ == '__main__':
