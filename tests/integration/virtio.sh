@@ -122,6 +122,19 @@ wait_for 10 grep -q "BLK capacity 8192 seed 9 OK" "$TMP/t.con" || fail "tcp: $(c
 grep -q "Flush" "$TMP/kit-requests.log" ||
 	fail "the guest's flush never reached the NBD server"
 
+step "an idle guest costs the host little"
+# The guest's idle loop yields through the PV idle port; without it the
+# vCPU thread would spin at a full core.
+hpid=$(call t '{"execute":"helper-query"}' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+[ -n "$hpid" ] || fail "helper-query gave no pid"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+c0=$(cpu_ticks "$hpid")
+sleep 2
+c1=$(cpu_ticks "$hpid")
+pct=$(( (c1 - c0) * 100 / (2 * $(getconf CLK_TCK)) ))
+echo "   the idle helper used $pct% of a CPU"
+[ "$pct" -lt 25 ] || fail "an idle guest keeps the helper at $pct% of a CPU"
+
 step "a descriptor loop breaks only the device"
 call t '{"execute":"helper-console-write","arguments":{"data":"L"}}' >/dev/null
 wait_for 10 grep -q "BLK loop" "$TMP/t.con" || fail "no verdict: $(tail -3 "$TMP/t.con")"
