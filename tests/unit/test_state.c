@@ -30,6 +30,46 @@ static void test_open_pragmas(void)
 	unit_rmdir(d);
 }
 
+/* A file written by the first release (schema 1): the state as it was,
+ * got by taking the later migrations' changes back out. */
+static void make_schema1(struct state *st)
+{
+	CU_ASSERT_EQUAL(sqlite3_exec(st->db,
+		"DROP TABLE checkpoints;"
+		"ALTER TABLE domains DROP COLUMN peer;"
+		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void test_migrate_from_schema1(void)
+{
+	char *d = unit_mkdtemp(), err[512];
+	struct state st;
+	struct state_domain dom;
+
+	CU_ASSERT_EQUAL_FATAL(state_open(&st, d, err, sizeof(err)), 0);
+	unit_seed_domain(&st, "old", 4, "primary");
+	make_schema1(&st);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT count(*) FROM "
+			"pragma_table_info('domains') WHERE name = 'peer'"), 0);
+	state_close(&st);
+
+	CU_ASSERT_EQUAL_FATAL(state_open(&st, d, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(state_schema_version(&st), state_latest_version());
+	/* The row is kept, the new column has its default, and the new
+	 * table is there and usable. */
+	CU_ASSERT_EQUAL(state_domain_get(&st, "old", &dom), 0);
+	CU_ASSERT_EQUAL(dom.domid, 4);
+	CU_ASSERT_EQUAL(dom.mode, COLO_MODE_PRIMARY);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT count(*) FROM domains "
+			"WHERE name = 'old' AND peer = ''"), 1);
+	CU_ASSERT_EQUAL(unit_count_rows(&st, "SELECT count(*) FROM "
+			"checkpoints"), 0);
+	CU_ASSERT_EQUAL(state_domain_set_peer(&st, "old", "192.0.2.2:7070"),
+			0);
+	state_close(&st);
+	unit_rmdir(d);
+}
+
 static void test_newer_refused(void)
 {
 	char *d = unit_mkdtemp(), err[512] = "";
@@ -210,6 +250,7 @@ void unit_suite_state(void)
 {
 	static const struct unit_case cases[] = {
 		{ "open_pragmas", test_open_pragmas },
+		{ "migrate_from_schema1", test_migrate_from_schema1 },
 		{ "newer_refused", test_newer_refused },
 		{ "foreign_file", test_foreign_file },
 		{ "domains_and_cas", test_domains_and_cas },

@@ -18,6 +18,7 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	unit_suite_conf();
+	unit_suite_log();
 	unit_suite_ctl();
 	unit_suite_fsm();
 	unit_suite_params();

@@ -5,6 +5,7 @@
 #include <CUnit/CUnit.h>
 
 void unit_suite_conf(void);
+void unit_suite_log(void);
 void unit_suite_ctl(void);
 void unit_suite_fsm(void);
 void unit_suite_params(void);
