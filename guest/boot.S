@@ -24,6 +24,9 @@
 #define SEL_TSS			0x28
 #define TSS_LIMIT		0x2068	/* 104-byte TSS + 8 KiB I/O bitmap */
 #define RFLAGS_USER		0x3002	/* IOPL=3, IF=0 */
+#define IRQ_VECTOR_BASE		0x30	/* see guest.h */
+#define IRQ_VECTORS		3
+#define LAPIC_EOI		0xfee000b0
 
 /* CPUID_SAVE leaf, slot: eax, ebx, ecx, edx of the leaf into boot_cpuid. */
 	.macro CPUID_SAVE leaf, slot
@@ -116,20 +119,14 @@ start64:
 	/* IDT: vectors 0..31 point at the exception stubs. */
 	movq $idt, %rdi
 	movq $exc_stubs, %rsi
-	xorl %ecx, %ecx
-2:	movq (%rsi,%rcx,8), %rax
-	movw %ax, 0(%rdi)
-	movw $SEL_KCODE, 2(%rdi)
-	movw $0x8e00, 4(%rdi)		/* present, DPL0, interrupt gate */
-	shrq $16, %rax
-	movw %ax, 6(%rdi)
-	shrq $16, %rax
-	movl %eax, 8(%rdi)
-	movl $0, 12(%rdi)
-	addq $16, %rdi
-	incl %ecx
-	cmpl $32, %ecx
-	jb 2b
+	movl $32, %edx
+	call set_gates
+	/* Vectors 0x30..0x32: the interrupt stubs, for guests that take
+	 * interrupts (the demo guest polls and never enables them). */
+	movq $(idt + IRQ_VECTOR_BASE * 16), %rdi
+	movq $irq_stubs, %rsi
+	movl $IRQ_VECTORS, %edx
+	call set_gates
 	lidt idt_ptr
 
 	/* CPUID as the guest kernel sees it, kept for the C code: in ring 3
@@ -144,10 +141,56 @@ start64:
 	 * function's entry, or aligned SSE spills fault. */
 	pushq $SEL_UDATA
 	pushq $(user_stack_top - 8)
-	pushq $RFLAGS_USER
+	pushq guest_user_rflags(%rip)
 	pushq $SEL_UCODE
 	pushq $guest_user_entry
 	iretq
+
+/* set_gates: %edx interrupt gates (present, DPL0) from %rdi on, to the
+ * handlers listed at %rsi. */
+set_gates:
+	xorl %ecx, %ecx
+2:	movq (%rsi,%rcx,8), %rax
+	movw %ax, 0(%rdi)
+	movw $SEL_KCODE, 2(%rdi)
+	movw $0x8e00, 4(%rdi)
+	shrq $16, %rax
+	movw %ax, 6(%rdi)
+	shrq $16, %rax
+	movl %eax, 8(%rdi)
+	movl $0, 12(%rdi)
+	addq $16, %rdi
+	incl %ecx
+	cmpl %edx, %ecx
+	jb 2b
+	ret
+
+/* Interrupts: count each vector in irq_counts and signal the end of
+ * interrupt to the local APIC.  Vector 0x31 also takes the byte the UART
+ * holds, which lowers its level-triggered line; like any 8250 driver it
+ * checks that there is one, since this KVM may deliver the line again
+ * after it fell. */
+	.macro IRQ n
+irq_\n:
+	pushq %rax
+	.if \n == 1
+	pushq %rdx
+	movw $0x3fd, %dx		/* LSR */
+	inb %dx, %al
+	testb $1, %al			/* data ready */
+	jz 7f
+	movw $0x3f8, %dx		/* RBR */
+	inb %dx, %al
+	movb %al, irq_uart_byte(%rip)
+7:	popq %rdx
+	.endif
+	lock incq irq_counts + \n * 8(%rip)
+	movl $LAPIC_EOI, %eax
+	movl $0, (%rax)
+	popq %rax
+	iretq
+	.endm
+	IRQ 0; IRQ 1; IRQ 2
 
 /* Exceptions: push a uniform frame and let C print it. */
 	.macro EXC vec, has_err
@@ -180,6 +223,8 @@ exc_stubs:
 	.irp v,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad exc_\v
 	.endr
+irq_stubs:
+	.quad irq_0, irq_1, irq_2
 
 	.section .data
 	.balign 16
@@ -203,6 +248,12 @@ idt_ptr:
 	.globl guest_start_info
 guest_start_info:
 	.quad 0
+/* The RFLAGS CPL3 starts with.  A guest that takes interrupts defines its
+ * own with IF set: CPL3 cannot sti on this KVM, which runs it with IOPL 0
+ * whatever RFLAGS says. */
+	.weak guest_user_rflags
+guest_user_rflags:
+	.quad RFLAGS_USER
 
 	.section .bss
 	.balign 4096
@@ -212,6 +263,9 @@ boot_pd:	.skip 4 * 4096
 idt:		.skip 256 * 16
 	.globl boot_cpuid
 boot_cpuid:	.skip 4 * 16
+	.globl irq_counts, irq_uart_byte
+irq_counts:	.skip IRQ_VECTORS * 8
+irq_uart_byte:	.skip 8
 	.balign 16
 boot_tss:	.skip 104 + 8192 + 16	/* TSS, zeroed I/O bitmap, 0xff end */
 	.balign 16

@@ -13,6 +13,16 @@ extern struct hvm_start_info *guest_start_info;
 /* CPUID leaves 1, 0x80000001, 0x80000007 and 0x40000010 (eax..edx) as
  * ring 0 saw them at boot; see boot.S. */
 extern uint32_t boot_cpuid[4][4];
+/* Interrupt vectors IRQ_VECTOR_BASE + 0..2 are counted here by the boot
+ * code's stubs, which also end each interrupt at the local APIC.  The
+ * stub of vector IRQ_VECTOR_BASE + 1 reads the UART's received byte into
+ * irq_uart_byte. */
+#define IRQ_VECTOR_BASE	0x30
+extern volatile uint64_t irq_counts[3];
+extern volatile uint8_t irq_uart_byte;
+/* The RFLAGS the CPL3 code starts with (IOPL=3, IF=0 unless a guest
+ * defines its own, strong, copy). */
+extern const uint64_t guest_user_rflags;
 
 /* Provided by each guest; its return value is the poweroff status. */
 int guest_main(void);

@@ -78,16 +78,17 @@ int vdev_find(struct vdev *d, uint32_t device_id, int n)
 
 	for (int i = 0; cmdline_get_nth("virtio_mmio.device", i, word,
 					sizeof(word)) > 0; i++) {
-		const char *at = word;
+		const char *at = word, *end;
 		uint64_t base;
 
 		while (*at && *at != '@')
 			at++;
 		if (!*at)
 			continue;
-		base = parse_u64(at + 1, NULL);
+		base = parse_u64(at + 1, &end);
 		memset(d, 0, sizeof(*d));
 		d->base = (volatile uint8_t *)(uintptr_t)base;
+		d->gsi = *end == ':' ? (uint32_t)parse_u64(end + 1, NULL) : 0;
 		if (rd(d, R_MAGIC) != 0x74726976 || rd(d, R_VERSION) != 2)
 			continue;
 		d->device_id = rd(d, R_DEVICE_ID);

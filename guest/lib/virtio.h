@@ -39,6 +39,7 @@ struct gbuf {
 struct vdev {
 	volatile uint8_t *base;
 	uint32_t device_id;
+	uint32_t gsi;		/* its interrupt line, from the command line */
 	uint64_t features;
 	struct gvq q[2];
 	int nq;
