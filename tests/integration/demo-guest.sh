@@ -6,6 +6,7 @@
 # save/restore, and garbage through the tap.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
+. "$(dirname "$0")/demo-lib.sh"
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not usable"
 need_netns
 need_cmd redis-cli
@@ -13,56 +14,9 @@ need_cmd redis-benchmark
 need_cmd qemu-nbd
 need_cmd ping
 trap 'ns_cleanup; cleanup' EXIT
-HOST=hostA$NS_SUFFIX
-GUEST=192.0.2.10
-CON=$TMP/a/state/console/web.log
-KV=$TOP_BUILDDIR/guest/colo-kv.elf
 
-topo_lan
-topo_host "$HOST" tapweb
-truncate -s 64M "$TMP/disk.raw"
-qemu-nbd -f raw -k "$TMP/nbd.sock" -t "$TMP/disk.raw" &
-CHILD_PIDS+=($!)
-wait_for 10 test -S "$TMP/nbd.sock" || fail "qemu-nbd"
-
-mkdir -p "$TMP/a"
-ip netns exec "$HOST" "$COLOD" --state-dir "$TMP/a/state" --run-dir "$TMP/a/run" \
-	--log "file:$TMP/a/colod.log" || fail "colod"
-domain() {	# NAME MODE EXTRA-CMDLINE
-	cat <<XML
-<domain type='kvm'>
-  <name>$1</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type>hvm</type><kernel>$KV</kernel>
-  <cmdline>ip=$GUEST/24 mode=$2 ${3:-}</cmdline></os>
-  <devices>
-    <interface type='ethernet'>
-      <mac address='52:54:00:12:34:56'/>
-      <target dev='tapweb'/>
-    </interface>
-    <disk type='network'>
-      <source protocol='nbd'><host transport='unix' socket='$TMP/nbd.sock'/></source>
-    </disk>
-  </devices>
-</domain>
-XML
-}
+demo_setup
 domain web kv >"$TMP/web.xml"
-rcli() { in_client redis-cli -h "$GUEST" "$@"; }
-info() { rcli info | tr -d '\r' | sed -n "s/^$1://p"; }
-clients_are() { [ "$(info connected_clients)" = "$1" ]; }
-
-# create_web: creates web on its disk and waits for this boot's KV-READY
-# (the console log keeps the lines of every boot).
-boots=0
-create_web() {
-	boots=$((boots + 1))
-	created=$SECONDS
-	expect_rc 0 xl a create "$TMP/web.xml"
-	wait_for 30 bash -c "[ \$(grep -c KV-READY '$CON') -ge $boots ]" ||
-		fail "boot $boots not ready: $(tail -n 3 "$CON")"
-}
 
 # The log's tail as this boot's replay found it.
 log_tail() { sed -n 's/.*tail at \([0-9]*\) of.*/\1/p' "$CON" | tail -n 1; }
