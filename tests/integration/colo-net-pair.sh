@@ -177,6 +177,8 @@ vv=v$victim
 ip -n "$victim" link set "${vv:0:14}" down
 ip -n "$victim" link set "r${vh}$NS_SUFFIX" down
 ip netns pids "$victim" | xargs -r kill -9
+wait_for 10 bash -c "[ -z \"\$(ip netns pids $victim)\" ]" ||
+	fail "processes of the killed host live on: $(ip netns pids "$victim")"
 n_kill=$(wc -l <"$TMP/c1.out")
 wait_for 15 bash -c "COLO_RUN_DIR=$TMP/$survivor/run $XL colo status web | grep -q 'failover *: completed'" ||
 	fail "$survivor did not fail over: $(xl $survivor colo status web)"
