@@ -122,9 +122,13 @@ static void bench_harvest(uint64_t mib, uint64_t dirty, enum dirty_mode mode)
 
 	snprintf(cmd, sizeof(cmd), "dirty_base=0x1000000 dirty_count=%llu "
 		 "dirty_stride=1", (unsigned long long)dirty);
-	if (start(&h, "dirty", mib, cmd, mode) < 0 ||
-	    wait_console("DIRTY-READY", 10000) < 0) {
+	if (start(&h, "dirty", mib, cmd, mode) < 0) {
 		printf("harvest: guest did not start\n");
+		return;
+	}
+	if (wait_console("DIRTY-READY", 10000) < 0) {
+		printf("harvest: guest did not get ready\n");
+		stop(&h);
 		return;
 	}
 	bm = calloc(h.vm.mem.bitmap_words, sizeof(uint64_t));
@@ -170,29 +174,41 @@ static void *echo_thread(void *arg)
 	return NULL;
 }
 
+static void close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 static double ping_pong_us(int rounds)
 {
-	int fds[4];
+	int fds[4] = { -1, -1, -1, -1 }, done = 0;
 	pthread_t t;
 	uint64_t t0, total = 0;
 	char c = 'p';
 
 	if (pipe(fds) < 0 || pipe(fds + 2) < 0 ||
-	    pthread_create(&t, NULL, echo_thread, fds) != 0)
+	    pthread_create(&t, NULL, echo_thread, fds) != 0) {
+		close_all(fds, 4);
 		return -1;
-	for (int i = 0; i < rounds; i++) {
+	}
+	for (; done < rounds; done++) {
 		t0 = util_mono_us();
 		if (write(fds[1], &c, 1) != 1 || read(fds[2], &c, 1) != 1)
 			break;
 		total += util_mono_us() - t0;
 		util_sleep_ms(2);
 	}
+	/* Closing the write end ends the thread even if 'q' cannot go. */
 	c = 'q';
-	if (write(fds[1], &c, 1) == 1)
-		pthread_join(t, NULL);
-	for (int i = 0; i < 4; i++)
-		close(fds[i]);
-	return (double)total / rounds;
+	if (write(fds[1], &c, 1) != 1) {
+		close(fds[1]);
+		fds[1] = -1;
+	}
+	pthread_join(t, NULL);
+	close_all(fds, 4);
+	return done ? (double)total / done : -1;
 }
 
 static void bench_pause(void)
@@ -200,13 +216,16 @@ static void bench_pause(void)
 	struct helper h;
 	uint64_t total = 0, worst = 0;
 	const int rounds = 200;
-
 	double base;
 
 	if (start(&h, "counter", 64, "pages=64 per_tick=8 tick_us=200 report=1000000",
-		  DIRTY_MODE_BITMAP) < 0 ||
-	    wait_console("COUNTER-START", 10000) < 0) {
+		  DIRTY_MODE_BITMAP) < 0) {
 		printf("pause: guest did not start\n");
+		return;
+	}
+	if (wait_console("COUNTER-START", 10000) < 0) {
+		printf("pause: guest did not get ready\n");
+		stop(&h);
 		return;
 	}
 	for (int i = 0; i < rounds; i++) {
@@ -276,7 +295,12 @@ int main(int argc, char **argv)
 	static const uint64_t sizes[] = { 256, 1024 };
 	static const uint64_t counts[] = { 1000, 10000, 50000 };
 
-	guest_dir = argc > 1 ? argv[1] : "tests/guests";
+	/* The domain XML wants an absolute kernel path. */
+	guest_dir = realpath(argc > 1 ? argv[1] : "tests/guests", NULL);
+	if (!guest_dir) {
+		perror(argc > 1 ? argv[1] : "tests/guests");
+		return 1;
+	}
 	log_init("dh-bench", LOG_TO_STDERR, NULL, LOG_LVL_ERROR);
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {
 		printf("dh-bench: /dev/kvm is not usable; skipped\n");

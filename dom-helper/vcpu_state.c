@@ -317,7 +317,9 @@ static int check_cpuid(struct vm *vm, const struct kvm_cpuid2 *saved,
 /*
  * Make the saved CPUID table the VM's template and give each vCPU its own
  * view of it (APIC id, topology), as at creation.  On failure the VM keeps
- * its old template.
+ * its old template, but the vCPUs set before the failing one keep the new
+ * table: KVM refuses to change a table once a vCPU has run, so a load
+ * that fails here leaves a VM that is whole only if it is loaded again.
  */
 static int adopt_cpuid(struct vm *vm, const struct kvm_cpuid2 *saved,
 		size_t len, char *err, size_t errlen)

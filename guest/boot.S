@@ -110,7 +110,7 @@ start64:
 	shrq $16, %rax
 	movl %eax, gdt + SEL_TSS + 8
 	movq $boot_stack_top, %rax
-	movq %rax, boot_tss + 4		/* rsp0 for exceptions from CPL3 */
+	movq %rax, boot_tss + 4		/* rsp0: exceptions and interrupts at CPL3 */
 	movw $104, boot_tss + 102	/* I/O bitmap right after the TSS */
 	movb $0xff, boot_tss + 104 + 8192	/* the bitmap's end marker */
 	movw $SEL_TSS, %ax

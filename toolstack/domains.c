@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,12 +293,6 @@ static void exec_helper(struct colod *d, const struct spawn_args *sa,
 	_exit(127);
 }
 
-/*
- * Reads the status pipe until the helper's verdict: "OK [port=N]" or
- * "ERR reason".  The middle child's "PID n" line comes too, in any order
- * with the verdict, since both may write at once.  Returns the verdict
- * line in line[], empty when the helper went silent or away.
- */
 static void copy_line(char *line, size_t size, const char *from)
 {
 	size_t n = strnlen(from, size - 1);
@@ -306,10 +301,19 @@ static void copy_line(char *line, size_t size, const char *from)
 	line[n] = '\0';
 }
 
+/*
+ * Reads the status pipe until the helper's verdict: "OK [port=N]" or
+ * "ERR reason".  The middle child's "PID n" line comes too, in any order
+ * with the verdict, since both may write at once.  Called once the middle
+ * child has exited, so its line is in the pipe by then: after the verdict
+ * only what is already there is read.  Leaves the verdict line in line[],
+ * empty when the helper went silent or away.
+ */
 static void read_status(int fd, char *line, size_t size, pid_t *helper)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	char buf[700], *nl;
+	bool verdict = false;
 	size_t got = 0;
 	ssize_t r;
 
@@ -319,23 +323,27 @@ static void read_status(int fd, char *line, size_t size, pid_t *helper)
 			*nl = '\0';
 			if (strncmp(buf, "PID ", 4) == 0) {
 				*helper = (pid_t)atoi(buf + 4);
-			} else {
+			} else if (!verdict) {
 				copy_line(line, size, buf);
-				return;
+				verdict = true;
 			}
 			got -= (size_t)(nl + 1 - buf);
 			memmove(buf, nl + 1, got);
 		}
+		if (verdict && *helper)
+			return;
 		if (got >= sizeof(buf) - 1 ||
-		    poll(&pfd, 1, HELPER_START_TIMEOUT_MS) <= 0)
+		    poll(&pfd, 1, verdict ? 0 : HELPER_START_TIMEOUT_MS) <= 0)
 			break;
 		r = read(fd, buf + got, sizeof(buf) - 1 - got);
 		if (r <= 0)
 			break;
 		got += (size_t)r;
 	}
-	buf[got] = '\0';
-	copy_line(line, size, buf);
+	if (!verdict) {
+		buf[got] = '\0';
+		copy_line(line, size, buf);
+	}
 }
 
 /* Double-forks the helper and waits for its "OK [port=N]" or "ERR

@@ -67,9 +67,10 @@ void xl_print_cmd_help(FILE *f, const char *prefix, const struct xl_cmd *cmd)
 /*
  * The group ("colo", "block") of the command being run, so that its usage
  * lines name it in full.  colo-xl runs one command per process, so one
- * file-scope slot is enough and spares every command passing it on.
+ * file-scope slot is enough and spares every command passing it on.  A
+ * copy, since the name is built on a caller's stack.
  */
-static const char *cur_group = "";
+static char cur_group[64];
 
 int xl_usage_error(const struct xl_cmd *cmd, const char *fmt, ...)
 {
@@ -166,7 +167,7 @@ int xl_run_table(struct xl_ctx *x, const struct xl_cmd *table,
 		}
 		return xl_run_table(x, cmd->sub, g, argc - 1, argv + 1);
 	}
-	cur_group = group;
+	snprintf(cur_group, sizeof(cur_group), "%s", group);
 	if (xl_want_help(cmd, argc, argv))
 		return XL_OK;
 	if (x->dry_run && !cmd->dry_run_ok) {

@@ -23,7 +23,8 @@
 #define LVT_PERIODIC	(1u << 17)
 #define IOAPIC		0xfec00000u
 #define IOAPIC_LEVEL	(1u << 15)
-#define APIC_BUS_HZ	1000000000ull	/* CPUID 0x40000010 ebx, in kHz */
+/* 1 GHz: what CPUID 0x40000010 ebx reports (1000000, in kHz). */
+#define APIC_BUS_HZ	1000000000ull
 #define UART_IER	0x3f9
 #define PIC_MASTER_IMR	0x21
 #define PIC_SLAVE_IMR	0xa1
@@ -107,15 +108,20 @@ int guest_main(void)
 	uint64_t next = now_us() + report_us;
 	uint8_t last = 0;
 
+	/* The 8259s would deliver device IRQs too, through LINT0, at a
+	 * vector of their reset state: mask them all before any device may
+	 * interrupt, as any IOAPIC guest does. */
+	outb(PIC_MASTER_IMR, 0xff);
+	outb(PIC_SLAVE_IMR, 0xff);
+	if (hz == 0 || hz > APIC_BUS_HZ) {
+		gprintf("IRQ-FAIL hz=%lu is out of range\n", (unsigned long)hz);
+		return 1;
+	}
 	if (vdev_find(&blk, 2, 0) == 0 && vdev_init(&blk, 0, 1) == 0) {
 		have_blk = 1;
 		blk.q[0].avail[0] = 0;	/* interrupts wanted */
 		ioapic_route(blk.gsi, IRQ_VECTOR_BASE + 2, 0);
 	}
-	/* The 8259s would deliver IRQ 4 too, through LINT0, at a vector of
-	 * their reset state: mask them all, as any IOAPIC guest does. */
-	outb(PIC_MASTER_IMR, 0xff);
-	outb(PIC_SLAVE_IMR, 0xff);
 	ioapic_route(4, IRQ_VECTOR_BASE + 1, IOAPIC_LEVEL);
 	outb(UART_IER, 1);		/* received data available */
 	start_timer(hz);

@@ -170,6 +170,9 @@ conn_before=$(in_client ss -Htn state established "dst $GUEST:6379" | awk '{prin
 # The primary's checkpoint count as the victim goes, for callers that
 # need to know whether one fell after the clients connected.
 ck_at_kill=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
+# ...and the survivor's count of shifted frames, to tell whether it
+# shifts any after it takes over.
+rw_at_kill=$(stat_of "$(np_stats "$survivor")" rewritten)
 # Links first, so that no FIN or RST escapes: the survivor must notice
 # by itself.
 t_kill=$EPOCHREALTIME

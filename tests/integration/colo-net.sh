@@ -61,15 +61,21 @@ ask() {	# COMMAND...: its answer, in $ans, over the relay's connection
 }
 expect_rc 0 xl a params checkpoint-interval=60000
 coproc RESP { in_client python3 -u -c "$resp_relay" "$GUEST"; }
-CHILD_PIDS+=("$RESP_PID")
+# bash unsets RESP_PID once the coprocess ends; keep it for the wait.
+resp_pid=$RESP_PID
+CHILD_PIDS+=("$resp_pid")
 s0=$(np_stats a) k0=$(ckpts) prev=
 for i in 1 2 3 4 5; do
-	m0=$(stat_of "$(np_stats a)" requests.mismatch) k=$(ckpts)
+	s=$(np_stats a) k=$(ckpts)
+	m0=$(stat_of "$s" requests.mismatch) t0=$(stat_of "$s" requests.timeout)
 	ask DEBUG NONDET
 	[[ $ans =~ ^[0-9]+$ ]] || fail "DEBUG NONDET $i: '$ans' is not an integer"
-	m1=$(stat_of "$(np_stats a)" requests.mismatch)
-	[ $((m1 - m0)) -ge 1 ] ||
-		fail "DEBUG NONDET $i asked for no mismatch checkpoint: $(np_stats a)"
+	# Mostly a mismatch; a slow SVM's answer may miss the compare
+	# timeout instead, which asks for the checkpoint as well.
+	s=$(np_stats a)
+	m1=$(stat_of "$s" requests.mismatch) t1=$(stat_of "$s" requests.timeout)
+	[ $((m1 - m0 + t1 - t0)) -ge 1 ] ||
+		fail "DEBUG NONDET $i asked for no checkpoint: $s"
 	wait_for 5 ckpts_above "$k" || fail "no checkpoint after DEBUG NONDET $i"
 	ask INCR nondet-incr
 	[[ $ans =~ ^[0-9]+$ ]] && [ "$ans" -eq $((${prev:-0} + 1)) ] ||
@@ -77,7 +83,7 @@ for i in 1 2 3 4 5; do
 	prev=$ans
 done
 eval "exec ${RESP[1]}>&-"
-wait "$RESP_PID" || fail "the relay failed"
+wait "$resp_pid" || fail "the relay failed"
 s1=$(np_stats a) k1=$(ckpts)
 echo "   5 DEBUG NONDET: $(( $(stat_of "$s1" requests.mismatch) - $(stat_of "$s0" requests.mismatch) ))" \
 	"mismatch checkpoint requests, $(( $(stat_of "$s1" requests.timeout) - $(stat_of "$s0" requests.timeout) ))" \
@@ -118,14 +124,14 @@ expect_rc 0 xl a params checkpoint-interval=30000
 sleep 1
 ck0=$(xl a colo status web | sed -n 's/^checkpoints *: //p')
 kill_host_with_clients a failover
-rewritten=$(stat_of "$(np_stats b)" rewritten)
+rewritten=$(( $(stat_of "$(np_stats b)" rewritten) - rw_at_kill ))
 if [ "$ck_at_kill" = "$ck0" ]; then
 	[ "$rewritten" -gt 0 ] ||
 		fail "the survivor kept connections opened since the last checkpoint without shifting a frame"
-	echo "   no checkpoint since the clients connected; the survivor shifted $rewritten frames"
+	echo "   no checkpoint since the clients connected; the survivor shifted $rewritten frames after the failover"
 else
 	echo "   checkpoints $ck0..$ck_at_kill fell after the clients connected;" \
-		"the shift was not needed ($rewritten frames shifted)"
+		"the shift was not needed ($rewritten frames shifted after the failover)"
 fi
 # The survivor's own count of UDP frames: the same as the PVM's.
 [ "$(info_field udp_echo_frames)" = "$u1" ] ||

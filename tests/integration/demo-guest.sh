@@ -202,10 +202,12 @@ create_web
 [ "$(rcli get after-torn)" = yes ] || fail "the write after the torn tail was lost"
 
 step "save and restore in the middle of a redis-benchmark run"
-in_client redis-benchmark -h "$GUEST" -q -n 200000 -c 20 -P 4 -t set,get \
+in_client redis-benchmark -h "$GUEST" -q -n 400000 -c 20 -P 4 -t set,get \
 	>"$TMP/bench2" 2>&1 &
 bench=$!
-sleep 1.5
+# Saved as soon as it reports progress, well before its 800000 requests end.
+wait_for 10 grep -q "rps=" "$TMP/bench2" ||
+	fail "the benchmark made no progress: $(tail -3 "$TMP/bench2")"
 kill -0 $bench || fail "the benchmark ended before the save: $(tail -3 "$TMP/bench2")"
 expect_rc 0 xl a save web "$TMP/web.save"
 expect_rc 0 xl a restore "$TMP/web.save"
