@@ -186,10 +186,7 @@ expect_rc 1 xl e create "$TMP/web.xml"
 contains "$ERR" "refused for the test"
 lpid=$(cat "$TMP/linger.pid")
 CHILD_PIDS+=("$lpid")
-# Gone, or a zombie nobody has reaped yet: either way it runs no more.
-gone() { ! kill -0 "$1" 2>/dev/null ||
-	[ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" = Z ]; }
-wait_for 5 gone "$lpid" || fail "the failed helper (pid $lpid) still runs"
+wait_for 5 dead "$lpid" || fail "the failed helper (pid $lpid) still runs"
 unset "CHILD_PIDS[-1]"	# its pid may be reused by now
 expect_rc 0 xl e list
 [ "$(echo "$OUT" | wc -l)" -eq 1 ] || fail "a failed create left: $OUT"
