@@ -12,7 +12,10 @@
 
 #define CTL_LEN 20
 #define VNET_HDR_MAX 64		/* virtio_net_hdr_v1 is 12 bytes */
-#define IN_MAX (8 + VNET_HDR_MAX + FRAME_MAX)
+/* Room for many frames: one read takes all a batch holds, where a
+ * buffer of one frame cost a read per frame (and the system calls were
+ * most of a loaded proxy's time). */
+#define IN_MAX (64u << 10)
 
 int link_init(struct np_link *l, const char *name, bool control)
 {
@@ -106,7 +109,8 @@ static int parse(struct np_link *l, const struct link_ops *ops, void *opaque)
 int link_read(struct np_link *l, const struct link_ops *ops, void *opaque)
 {
 	for (int i = 0; i < 16 && l->fd >= 0; i++) {
-		ssize_t n = read(l->fd, l->in + l->in_len, IN_MAX - l->in_len);
+		size_t room = IN_MAX - l->in_len;
+		ssize_t n = read(l->fd, l->in + l->in_len, room);
 		int rc;
 
 		if (n == 0) {
@@ -124,6 +128,11 @@ int link_read(struct np_link *l, const struct link_ops *ops, void *opaque)
 		rc = parse(l, ops, opaque);
 		if (rc < 0)
 			return rc;
+		/* A short read emptied the stream socket: asking again
+		 * would only hear EAGAIN, a system call for nothing.  The
+		 * poll that follows sees anything new. */
+		if ((size_t)n < room)
+			return l->fd >= 0 ? 0 : -ECONNRESET;
 	}
 	return l->fd >= 0 ? 1 : -ECONNRESET;
 }

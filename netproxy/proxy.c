@@ -409,6 +409,7 @@ static void check_connecting_peer(struct proxy *p)
 
 	if (poll(&pf, 1, 0) <= 0)
 		return;
+	p->peer_connecting = false;
 	getsockopt(p->peer.fd, SOL_SOCKET, SO_ERROR, &e, &el);
 	if (e) {
 		link_close(&p->peer, "connect failed");
@@ -431,11 +432,15 @@ void proxy_tick(struct proxy *p)
 	    now >= p->next_connect_us) {
 		int fd = connect_peer(p->peer_host, p->peer_port);
 
-		if (fd >= 0)
+		if (fd >= 0) {
 			peer_attached(p, fd);
+			p->peer_connecting = true;
+		}
 		p->next_connect_us = now + 200000;
 	}
-	if (p->mode == PROXY_PRIMARY && p->peer.fd >= 0)
+	/* Only until the connect is settled: two system calls on every
+	 * turn of the loop were a loaded proxy's overhead for nothing. */
+	if (p->mode == PROXY_PRIMARY && p->peer.fd >= 0 && p->peer_connecting)
 		check_connecting_peer(p);
 	if (p->mode == PROXY_PRIMARY && p->holding)
 		cmp_tick(&p->cmp, now);

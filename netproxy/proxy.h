@@ -44,6 +44,7 @@ struct proxy {
 	char peer_host[256];		/* primary: where to connect */
 	int peer_port;
 	uint64_t next_connect_us;
+	bool peer_connecting;		/* primary: connect not yet settled */
 	uint64_t next_guest_us;
 	/* primary */
 	struct comparator cmp;

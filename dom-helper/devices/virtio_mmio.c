@@ -226,6 +226,10 @@ int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events)
 	struct epoll_event ev = { .events = events, .data.fd = fd };
 
 	for (int i = 0; i < VIRTIO_MAX_FDS; i++) {
+		/* Called after every queue's work: most calls change
+		 * nothing, and each epoll_ctl is a system call. */
+		if (d->fds[i] == fd && d->fd_events[i] == events)
+			return 0;
 		if (d->fds[i] == fd || d->fds[i] < 0) {
 			int op = d->fds[i] == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 

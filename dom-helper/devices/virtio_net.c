@@ -110,8 +110,8 @@ static void parse_input(struct vnet *n)
 static void read_conn(struct vnet *n)
 {
 	while (n->conn_fd >= 0 && n->rx_count < VNET_RX_PENDING) {
-		ssize_t r = read(n->conn_fd, n->in + n->in_len,
-				 4 + VNET_FRAME_MAX - n->in_len);
+		size_t room = 4 + VNET_FRAME_MAX - n->in_len;
+		ssize_t r = read(n->conn_fd, n->in + n->in_len, room);
 
 		if (r == 0) {
 			drop_conn(n, "closed the connection");
@@ -124,6 +124,10 @@ static void read_conn(struct vnet *n)
 		}
 		n->in_len += (size_t)r;
 		parse_input(n);
+		/* A short read emptied the stream: another would only hear
+		 * EAGAIN.  The epoll that follows sees anything new. */
+		if ((size_t)r < room)
+			return;
 	}
 }
 
