@@ -12,10 +12,7 @@
 
 #define CTL_LEN 20
 #define VNET_HDR_MAX 64		/* virtio_net_hdr_v1 is 12 bytes */
-/* Room for many frames: one read takes all a batch holds, where a
- * buffer of one frame cost a read per frame (and the system calls were
- * most of a loaded proxy's time). */
-#define IN_MAX (64u << 10)
+#define IN_MAX (8 + VNET_HDR_MAX + FRAME_MAX)
 
 int link_init(struct np_link *l, const char *name, bool control)
 {

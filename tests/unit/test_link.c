@@ -2,6 +2,7 @@
  * framing, control records, and a lying length closing the link. */
 #include "config.h"
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -77,6 +78,60 @@ static void test_frames_and_control(void)
 		link_fini(&tx);
 		link_fini(&rx);
 	}
+}
+
+/* A batch read at once: 1000 frames in the socket, some of them
+ * straddling the reads' edges, all delivered in order by one call that
+ * reports the socket empty. */
+static void test_batch_in_one_call(void)
+{
+	struct np_link tx, rx;
+	struct got g = { 0 };
+	uint8_t f[61];
+	int sent = 0;
+
+	pair(&tx, &rx, false);
+	for (int i = 0; i < 1000; i++) {
+		memset(f, i & 0xff, sizeof(f));
+		sent += link_send(&tx, f, sizeof(f));
+	}
+	link_flush(&tx);
+	CU_ASSERT_EQUAL(sent, 1000);
+	CU_ASSERT_EQUAL(tx.out_len, 0);
+	CU_ASSERT_EQUAL(link_read(&rx, &ops, &g), 0);
+	CU_ASSERT_EQUAL(g.frames, 1000);
+	CU_ASSERT_EQUAL(g.last_len, sizeof(f));
+	CU_ASSERT_EQUAL(g.last[0], 999 & 0xff);
+	CU_ASSERT_EQUAL(rx.in_len, 0);
+	link_fini(&tx);
+	link_fini(&rx);
+}
+
+/* The largest frame the framing allows, with the largest header, fits
+ * the input buffer: a buffer one byte short would never parse it and
+ * read into no room, taking that for the end of the stream. */
+static void test_largest_frame(void)
+{
+	struct np_link tx, rx;
+	struct got g = { 0 };
+	size_t len = 8 + 64 + FRAME_MAX;
+	uint8_t *rec = calloc(1, len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	pair(&tx, &rx, true);
+	frame_put32(rec, 64 + FRAME_MAX);
+	frame_put32(rec + 4, 64);
+	memset(rec + 8 + 64, 0x77, FRAME_MAX);
+	CU_ASSERT_EQUAL(write(tx.fd, rec, len), (ssize_t)len);
+	for (int i = 0; i < 4 && g.frames == 0; i++)
+		CU_ASSERT_TRUE(link_read(&rx, &ops, &g) >= 0);
+	CU_ASSERT_EQUAL(g.frames, 1);
+	CU_ASSERT_EQUAL(g.last_len, FRAME_MAX);
+	CU_ASSERT_EQUAL(g.last[0], 0x77);
+	CU_ASSERT_TRUE(rx.fd >= 0);
+	free(rec);
+	link_fini(&tx);
+	link_fini(&rx);
 }
 
 /* As QEMU sends with vnet_hdr_support: the header is stripped. */
@@ -164,6 +219,8 @@ void unit_suite_link(void)
 	static const struct unit_case cases[] = {
 		{ "frames and control records", test_frames_and_control },
 		{ "vnet header stripped", test_vnet_header_stripped },
+		{ "a batch in one call", test_batch_in_one_call },
+		{ "the largest frame", test_largest_frame },
 		{ "bad length, eof", test_bad_length_and_eof },
 		{ "closed by the handler", test_closed_by_handler },
 		{ NULL, NULL },
