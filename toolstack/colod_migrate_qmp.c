@@ -378,8 +378,17 @@ int qmp_query_migrate(void *opaque, const struct qmp_query_migrate_args *a,
 	struct colod *d = opaque;
 	struct dom_link *l = domains_get(d, a->domain, NULL);
 
-	if (l && !l->quitting)
-		return qmpc_helper_query_migrate(&l->ctl, ret, err);
+	if (l && !l->quitting) {
+		/* Asked every 200 ms while a migration runs: a helper that
+		 * does not answer at once must not hold colod for the minute
+		 * its working calls may take.  The client asks again. */
+		int saved = l->ctl.timeout_ms, rc;
+
+		l->ctl.timeout_ms = HELPER_COLLECT_TIMEOUT_MS;
+		rc = qmpc_helper_query_migrate(&l->ctl, ret, err);
+		l->ctl.timeout_ms = saved;
+		return rc;
+	}
 	/* Gone, or going: the newest record of its last migration. */
 	for (int i = 1; i <= 16; i++) {
 		int k = (d->last_mig_next - i + 32) % 16;

@@ -679,7 +679,11 @@ int domains_pollitems(struct colod *d, zmq_pollitem_t *pi, int max,
 }
 
 /* A source helper whose VM has moved away: keep its migration figures
- * for query-migrate, then let it go. */
+ * for query-migrate, then let it go.  This runs in colod's loop, so the
+ * helper gets a short time to answer, not the minute of a call that
+ * does work: a silent one would stall every request and heartbeat
+ * here.  Its VM runs on the destination now, so one that does not
+ * answer is killed. */
 static void collect_migration(struct colod *d, struct dom_link *l)
 {
 	int k = d->last_mig_next++ % 16;
@@ -688,10 +692,21 @@ static void collect_migration(struct colod *d, struct dom_link *l)
 	migration_info_fini(&d->last_mig[k].info);
 	snprintf(d->last_mig[k].name, sizeof(d->last_mig[k].name), "%s",
 		 l->name);
-	if (qmpc_helper_query_migrate(&l->ctl, &d->last_mig[k].info, &err) < 0)
+	l->ctl.timeout_ms = HELPER_COLLECT_TIMEOUT_MS;
+	if (qmpc_helper_query_migrate(&l->ctl, &d->last_mig[k].info,
+				      &err) < 0) {
+		log_warn("domain %s: its helper gave no migration figures "
+			 "(%s); recording the migration as completed", l->name,
+			 err.desc);
 		d->last_mig[k].info.status = MIGRATION_STATUS_COMPLETED;
+	}
 	colo_error_clear(&err);
-	qmpc_helper_quit(&l->ctl, &err);
+	if (qmpc_helper_quit(&l->ctl, &err) < 0 && l->pid > 0) {
+		log_warn("domain %s: its helper (pid %d) did not take quit "
+			 "(%s); killing it", l->name, (int)l->pid, err.desc);
+		kill(l->pid, SIGKILL);
+	}
+	colo_error_clear(&err);
 	l->quitting = true;
 }
 

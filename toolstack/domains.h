@@ -14,6 +14,8 @@
 #define DOMAINS_MAX		64
 #define HELPER_START_TIMEOUT_MS	60000
 #define HELPER_CALL_TIMEOUT_MS	60000
+/* For a helper whose VM migrated away: it has nothing left to do. */
+#define HELPER_COLLECT_TIMEOUT_MS	2000
 
 struct colod;
 

@@ -464,6 +464,10 @@ static void show_progress(const struct migration_info *mi, bool tty,
 		(long long)mi->iterations, tty ? "   " : "\n");
 }
 
+/* Consecutive query-migrate answers "the helper did not reply in
+ * time" (2 s each) before migrate gives up watching. */
+#define MIGRATE_QUERY_MISSES 15
+
 int xl_cmd_migrate(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 		char **argv)
 {
@@ -486,11 +490,19 @@ int xl_cmd_migrate(struct xl_ctx *x, const struct xl_cmd *cmd, int argc,
 	if (rc < 0)
 		return xl_report(x, "migrate", rc, &err);
 	q.domain = a.domain;
-	for (;;) {
+	for (int misses = 0;;) {
 		colo_error_clear(&err);
 		rc = qmpc_query_migrate(&x->ctl, &q, &mi, &err);
+		/* colod answered that the helper did not, in time: the
+		 * migration goes on (or ends) without us; ask again a while. */
+		if (rc == -EREMOTEIO && err.cls == ERROR_CLASS_TIMEOUT &&
+		    ++misses < MIGRATE_QUERY_MISSES) {
+			util_sleep_ms(200);
+			continue;
+		}
 		if (rc < 0)
 			return xl_report(x, "migrate", rc, &err);
+		misses = 0;
 		if (!x->json)
 			show_progress(&mi, tty, &last_iter);
 		if (mi.status == MIGRATION_STATUS_COMPLETED ||

@@ -17,8 +17,11 @@ topo_replication "$A" "$B"
 for h in a b; do
 	ns=$([ $h = a ] && echo "$A" || echo "$B")
 	ip=$([ $h = a ] && echo 198.51.100.1 || echo 198.51.100.2)
+	# B's helpers go deaf once their VM has left (colo-dom-helper(8)),
+	# for the step "back again".
+	deaf=$([ $h = b ] && echo COLO_TEST_DEAF_AFTER_MIGRATE=1)
 	mkdir -p "$TMP/$h"
-	ip netns exec "$ns" "$COLOD" --state-dir "$TMP/$h/state" --run-dir "$TMP/$h/run" \
+	ip netns exec "$ns" env $deaf "$COLOD" --state-dir "$TMP/$h/state" --run-dir "$TMP/$h/run" \
 		--log "file:$TMP/$h/colod.log" --log-level debug \
 		--peer-listen "$ip:7788" || fail "colod $h"
 done
@@ -81,7 +84,21 @@ got=$(grep "^COUNTER $next " "$CB" | tr -d '\r')
 [ "$want" = "$got" ] || fail "after migration '$got', without '$want'"
 
 step "back again"
+# B's helper stops answering once the VM has left, as a hung helper
+# would: colod B gives up on it within seconds and kills it, instead of
+# stalling its requests (and heartbeats) for the minute a working call
+# may take, which outlasted colo-xl's 30 s.
+t0=$(date +%s)
 expect_rc 0 xl b migrate web 198.51.100.1
+contains "$OUT" "Migrated web to 198.51.100.1"
+[ $(($(date +%s) - t0)) -lt 20 ] || fail "the migration back took $(($(date +%s) - t0)) s"
+hpid=$(sed -n 's/.*its helper (pid \([0-9]*\)) did not take quit .*; killing it$/\1/p' \
+	"$TMP/b/colod.log")
+[ -n "$hpid" ] ||
+	fail "colod B did not give up on its deaf helper: $(tail -n 5 "$TMP/b/colod.log")"
+wait_for 5 dead "$hpid" || fail "B's deaf helper $hpid still runs"
+expect_rc 0 xl b list
+[ "$(echo "$OUT" | wc -l)" -eq 1 ] || fail "B still lists web: $OUT"
 expect_rc 0 xl a list
 echo "$OUT" | grep -Eq '^web .* r-----' || fail "web is not back on A"
 
