@@ -347,10 +347,15 @@ int main(int argc, char **argv)
 	log_info("%s between tap %s and %s", proxy_mode_str(p->mode),
 		 o.cfg.tap_name, o.cfg.guest_path);
 	run(p, ctl);
-	log_info("stopping: %llu frames from the tap, %llu to it, %llu "
-		 "dropped", (unsigned long long)p->tap_in,
-		 (unsigned long long)p->tap_out,
-		 (unsigned long long)p->dropped);
+	log_info("stopping: %llu frames from the tap, %llu to it; dropped "
+		 "%llu on full buffers, %llu on a link down, %llu on tap "
+		 "errors, %llu runts; %llu ignored",
+		 (unsigned long long)p->tap_in,
+		 (unsigned long long)p->tap_out, (unsigned long long)p->full,
+		 (unsigned long long)p->no_link,
+		 (unsigned long long)p->tap_errors,
+		 (unsigned long long)p->runts,
+		 (unsigned long long)p->ignored);
 	rc = 0;
 out:
 	requester_free(req);

@@ -31,10 +31,20 @@ const char *proxy_mode_str(enum proxy_mode m)
 
 static void replay_pump(struct proxy *p);
 
+/* A frame that link l could not take: its buffer was full (an
+ * overflow), or it was down. */
+static void count_drop(struct proxy *p, const struct np_link *l)
+{
+	if (l->fd < 0)
+		p->no_link++;
+	else
+		p->full++;
+}
+
 static void to_tap(struct proxy *p, const uint8_t *f, size_t len)
 {
 	if (write(p->tap_fd, f, len) < 0)
-		p->dropped++;
+		p->tap_errors++;
 	else
 		p->tap_out++;
 }
@@ -63,9 +73,12 @@ static void on_release(void *opaque, const uint8_t *f, size_t len)
  * order, or dropped for both. */
 static void primary_input(struct proxy *p, const uint8_t *f, size_t len)
 {
-	if (!link_room(&p->guest, len) ||
-	    (p->peer.fd >= 0 && !link_room(&p->peer, len))) {
-		p->dropped++;
+	if (!link_room(&p->guest, len)) {
+		count_drop(p, &p->guest);
+		return;
+	}
+	if (p->peer.fd >= 0 && !link_room(&p->peer, len)) {
+		p->full++;
 		return;
 	}
 	link_send(&p->guest, f, len);
@@ -125,7 +138,7 @@ static void on_inject(void *opaque, const uint8_t *f, size_t len)
 	if (link_send(&p->guest, f, len))
 		p->injected++;
 	else
-		p->dropped++;
+		count_drop(p, &p->guest);
 }
 
 int proxy_init(struct proxy *p, const struct proxy_cfg *cfg,
@@ -269,7 +282,7 @@ static void tap_frame(struct proxy *p, const uint8_t *f, size_t len)
 		if (link_send(&p->guest, f, len))
 			p->guest_sent++;
 		else
-			p->dropped++;
+			count_drop(p, &p->guest);
 		break;
 	case PROXY_PRIMARY:
 		if (p->rewriting)	/* on to primary_input, shifted */
@@ -278,7 +291,7 @@ static void tap_frame(struct proxy *p, const uint8_t *f, size_t len)
 			primary_input(p, f, len);
 		break;
 	case PROXY_SECONDARY:
-		p->dropped++;	/* silent until a takeover */
+		p->ignored++;	/* silent until a takeover */
 		break;
 	case PROXY_FAILOVER:
 		rw_to_guest(&p->rw, f, len);
@@ -305,7 +318,7 @@ void proxy_on_tap(struct proxy *p)
 			break;
 		p->tap_in++;
 		if (n < FRAME_MIN) {
-			p->dropped++;
+			p->runts++;
 			continue;
 		}
 		tap_frame(p, buf, (size_t)n);
@@ -332,7 +345,7 @@ static void guest_frame(void *opaque, uint8_t *f, size_t len)
 		garp_learn(&p->garp, f, len);
 		rw_from_guest(&p->rw, f, len);
 		if (!link_send(&p->peer, f, len))
-			p->dropped++;
+			count_drop(p, &p->peer);
 		break;
 	case PROXY_FAILOVER:
 		garp_learn(&p->garp, f, len);

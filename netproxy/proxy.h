@@ -62,7 +62,12 @@ struct proxy {
 	unsigned nsnaps;
 	struct garp garp;
 	/* figures */
-	uint64_t tap_in, tap_out, dropped, injected, reinjected;
+	uint64_t tap_in, tap_out, injected, reinjected;
+	/* Frames not passed on, by why: a link's buffer was full (an
+	 * overflow), the link was down, the tap refused a write, the tap
+	 * gave a runt, or a secondary's own tap input (ignored by design
+	 * until a takeover). */
+	uint64_t full, no_link, tap_errors, runts, ignored;
 	uint64_t epoch_misses, mirrored;
 };
 

@@ -103,13 +103,16 @@ int qmp_netproxy_query_stats(void *opaque, struct netproxy_stats *r,
 	r->held_primary = s->held[0];
 	r->held_secondary = s->held[1];
 	r->max_held_primary = s->max_held[0];
-	r->overflow = (int64_t)(s->overflow[0] + s->overflow[1] + p->dropped);
+	r->overflow = (int64_t)(s->overflow[0] + s->overflow[1] + p->full);
+	r->no_link = (int64_t)p->no_link;
+	r->tap_errors = (int64_t)p->tap_errors;
+	r->ignored = (int64_t)p->ignored;
 	r->connections = p->mode == PROXY_PRIMARY || p->mode == PROXY_PASSTHROUGH ?
 			 p->cmp.ct.n : p->rw.ct.n;
 	r->evicted = (int64_t)(s->evicted + p->rw.ct.evicted);
 	r->bad_frames = (int64_t)(s->bad_frames[0] + s->bad_frames[1] +
 				  p->rw.st.bad_frames + p->guest.bad +
-				  p->peer.bad);
+				  p->peer.bad + p->runts);
 	memcpy(lat, s->latency, sizeof(lat));
 	r->latency_us = calloc(CMP_LAT_BUCKETS, sizeof(int64_t));
 	for (int i = 0; r->latency_us && i < CMP_LAT_BUCKETS; i++)

@@ -52,6 +52,9 @@ static void print_one(const struct netproxy_stats *s)
 	       "%lld bad frames\n", "table",
 	       (long long)s->connections, (long long)s->evicted,
 	       (long long)s->overflow, (long long)s->bad_frames);
+	printf("  %-22s %lld link down, %lld tap errors, %lld ignored\n",
+	       "dropped", (long long)s->no_link, (long long)s->tap_errors,
+	       (long long)s->ignored);
 	printf("  %-22s %lld mirrored, %lld injected, %lld re-injected, "
 	       "%lld epoch misses, %lld rewritten\n", "input",
 	       (long long)s->mirrored, (long long)s->injected,

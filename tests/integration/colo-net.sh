@@ -27,6 +27,28 @@ echo "   A: $(stat_of "$s" mode), tcp matched $(stat_of "$s" matched.tcp)," \
 expect_rc 0 xl a colo stats -n 2 web
 contains "$OUT" "Network: tap tapweb, netproxy primary, peer connected"
 contains "$OUT" "checkpoint requests"
+contains "$OUT" "link down,"
+
+step "a secondary ignores its own tap's input, and counts it apart"
+# Broadcasts from the client reach both hosts' taps: the primary's goes
+# to both VMs, the secondary's own is dropped by design, and counted as
+# ignored, not as an overflow.
+i0=$(stat_of "$(np_stats b)" ignored) o0=$(stat_of "$(np_stats b)" overflow)
+in_client python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+for _ in range(5):
+    s.sendto(b"colo", ("192.0.2.255", 9))' || fail "broadcast from the client"
+for ((i = 0; i < 50; i++)); do
+	i1=$(stat_of "$(np_stats b)" ignored)
+	[ $((i1 - i0)) -ge 5 ] && break
+	sleep 0.1
+done
+echo "   B ignored $((i1 - i0)) frames of its own tap; A: overflow $(stat_of "$s" overflow)," \
+	"link down $(stat_of "$s" no-link), tap errors $(stat_of "$s" tap-errors)"
+[ $((i1 - i0)) -ge 5 ] || fail "B's netproxy counted $((i1 - i0)) ignored frames, want 5"
+[ "$(stat_of "$(np_stats b)" overflow)" -eq "$o0" ] ||
+	fail "B counted its ignored input as overflow"
 
 step "DEBUG NONDET and INCR over one connection: a mismatch checkpoint each"
 # The answer depends on the host: the VMs differ, the comparator asks
