@@ -129,7 +129,7 @@ int link_read(struct np_link *l, const struct link_ops *ops, void *opaque)
 		 * would only hear EAGAIN, a system call for nothing.  The
 		 * poll that follows sees anything new. */
 		if ((size_t)n < room)
-			return l->fd >= 0 ? 0 : -ECONNRESET;
+			return 0;	/* a link a handler closed returned above */
 	}
 	return l->fd >= 0 ? 1 : -ECONNRESET;
 }

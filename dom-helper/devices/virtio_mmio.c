@@ -224,23 +224,30 @@ void virtio_dev_broken(struct virtio_dev *d)
 int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.fd = fd };
+	int slot = -1, op = EPOLL_CTL_ADD;
 
+	/* The fd's own slot wins over a free one before it, which would
+	 * add it to epoll a second time. */
 	for (int i = 0; i < VIRTIO_MAX_FDS; i++) {
-		/* Called after every queue's work: most calls change
-		 * nothing, and each epoll_ctl is a system call. */
-		if (d->fds[i] == fd && d->fd_events[i] == events)
-			return 0;
-		if (d->fds[i] == fd || d->fds[i] < 0) {
-			int op = d->fds[i] == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-
-			if (epoll_ctl(d->epfd, op, fd, &ev) < 0)
-				return -errno;
-			d->fds[i] = fd;
-			d->fd_events[i] = events;
-			return 0;
+		if (d->fds[i] == fd) {
+			slot = i;
+			op = EPOLL_CTL_MOD;
+			break;
 		}
+		if (d->fds[i] < 0 && slot < 0)
+			slot = i;
 	}
-	return -ENOSPC;
+	if (slot < 0)
+		return -ENOSPC;
+	/* Called after every queue's work: most calls change nothing, and
+	 * each epoll_ctl is a system call. */
+	if (op == EPOLL_CTL_MOD && d->fd_events[slot] == events)
+		return 0;
+	if (epoll_ctl(d->epfd, op, fd, &ev) < 0)
+		return -errno;
+	d->fds[slot] = fd;
+	d->fd_events[slot] = events;
+	return 0;
 }
 
 void virtio_dev_unwatch(struct virtio_dev *d, int fd)

@@ -45,6 +45,7 @@ int main(void)
 	dh_suite_console();
 	dh_suite_vq();
 	dh_suite_pause();
+	dh_suite_watch();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();

@@ -11,6 +11,7 @@ void dh_suite_state(void);
 void dh_suite_console(void);
 void dh_suite_vq(void);
 void dh_suite_pause(void);
+void dh_suite_watch(void);
 
 /* A VM with 4 MiB of RAM and one vCPU, or NULL when /dev/kvm is not
  * usable (the caller then reports the skip). */
