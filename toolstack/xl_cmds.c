@@ -678,8 +678,11 @@ static const struct xl_cmd colo_commands[] = {
 	  "domain.  Then, per network card with a netproxy: frames matched,\n"
 	  "mismatched and timed out per protocol, checkpoint requests by\n"
 	  "reason, frames released unchecked, as retransmits or by a\n"
-	  "checkpoint, queue depths, the added latency (p50, p99), and the\n"
-	  "secondary's input figures (see colo-netproxy(8)).\n",
+	  "checkpoint, queue depths, the added latency (p50, p99), the\n"
+	  "connection table with overflows and bad frames, the frames\n"
+	  "dropped on a link down, refused by the tap or ignored (a\n"
+	  "secondary's own tap input), and the secondary's input figures\n"
+	  "(see colo-netproxy(8)).\n",
 	  false, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, false, NULL },
 };
@@ -772,7 +775,8 @@ const struct xl_cmd xl_commands[] = {
 	  "on HOST.  Progress is shown as it goes.  The destination colod\n"
 	  "needs peer_listen; both hosts need the same TSC rate and the\n"
 	  "domain's kernel path and disks.  On failure the domain keeps\n"
-	  "running here.\n",
+	  "running here.  A helper that does not answer colod within 2 s\n"
+	  "once its domain has left is killed.\n",
 	  false, NULL },
 	{ "failover", cmd_failover, "DOM",
 	  "Start failover for a domain (QMP x-colo-lost-heartbeat).",
